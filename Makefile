@@ -1,0 +1,32 @@
+# One-command set-up: `make demo` runs the main job, `make test` the test suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# torch/torchvision are pinned here (not in pyproject) to the builds this
+# machine serves from disk; the package itself accepts any torch>=2.2.
+TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: venv demo test test-all bench clean
+
+$(BIN)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH_PIN)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: venv
+	$(BIN)/python -m i2icli.demo
+
+test: venv
+	$(BIN)/python -m pytest -q -m "not slow and not weights"
+
+test-all: venv
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,1 @@
+"""The ``i2i`` command line: thin typer layers over the core modules."""

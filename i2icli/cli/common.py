@@ -1,0 +1,55 @@
+"""Shared CLI plumbing: error reporting, consoles and option aliases.
+
+Every command is wrapped with :func:`cli_errors`: a user error
+(:class:`~i2icli.errors.I2IError`) becomes one line ``error: ...`` on stderr
+and exit code 2; Ctrl-C becomes exit 130.  Anything else is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional, TypeVar
+
+import typer
+from rich.console import Console
+
+from i2icli.errors import I2IError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable)
+
+
+def cli_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except I2IError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+# Option aliases shared by several commands.
+DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output path.")]
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

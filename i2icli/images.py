@@ -1,0 +1,143 @@
+"""Reading and writing images robustly, and converting to/from tensors.
+
+Every reader in i2i (prepare, translate, eval) goes through :func:`load_rgb`,
+so odd inputs are handled one way everywhere:
+
+- EXIF orientation is applied (phones store portraits rotated);
+- grayscale, palette, CMYK and 16-bit/32-bit/float images become 8-bit RGB
+  (16-bit is scaled by 1/257, i.e. the full 0..65535 range maps to 0..255);
+- transparency is composited over white (the convention of most image viewers);
+- truncated, empty or non-image files raise :class:`~i2icli.errors.DataError`
+  naming the file, never a raw PIL traceback.
+
+Writes are atomic: a temporary file in the same folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from i2icli.errors import DataError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
+
+# Refuse decompression bombs politely instead of PIL's warning/exception.
+MAX_PIXELS = 16384 * 16384
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by suffix), sorted by name for determinism."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    it = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in it if p.is_file() and is_image_path(p) and not p.name.startswith("."))
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        arr = arr / 257.0 if arr.max() > 255 or mode.startswith("I;16") else arr
+        return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        scale = 255.0 if arr.max() <= 1.0 else 1.0
+        return Image.fromarray(np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    if mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+        mode = img.mode
+    if mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode != "RGB":
+        return img.convert("RGB")
+    return img
+
+
+def load_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read ``path`` as an (H, W, 3) uint8 RGB array, or raise DataError naming it."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    if size == 0:
+        raise DataError(f"{path}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise DataError(f"{path}: image too large ({img.width}x{img.height})")
+                img.load()
+                img = ImageOps.exif_transpose(img) or img
+                rgb = _to_rgb(img)
+                arr = np.asarray(rgb, dtype=np.uint8)
+    except DataError:
+        raise
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image file (or an unsupported format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: corrupt or truncated image ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{path}: image too large ({exc})") from None
+    if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
+        raise DataError(f"{path}: unexpected image shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Save an (H,W,3) or (H,W) uint8 array as PNG, atomically."""
+    import io
+
+    path = Path(path)
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG")
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+def to_tensor(array: np.ndarray):
+    """(H,W,3) uint8 -> (3,H,W) float32 tensor in [-1, 1]."""
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float()
+    return t.div_(127.5).sub_(1.0)
+
+
+def to_uint8(tensor) -> np.ndarray:
+    """(3,H,W) or (1,H,W) tensor in [-1, 1] -> (H,W,3) uint8 (maps: (H,W))."""
+    t = tensor.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(dtype=__import__("torch").uint8)
+    arr = t.permute(1, 2, 0).numpy()
+    return arr[..., 0] if arr.shape[2] == 1 else arr

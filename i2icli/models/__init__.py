@@ -1,0 +1,3 @@
+"""Built-in model families; importing this package registers them."""
+
+# One import line per model family (each module calls i2icli.registry.register).
