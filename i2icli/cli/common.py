@@ -53,3 +53,50 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output path
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+# --------------------------------------------------------------------------- progress
+# Core functions never import rich.  Long-running ones accept
+# ``progress: ProgressFn | None`` and call ``progress(description, completed, total, **fields)``
+# (total may be None when unknown; fields are extra numbers to show, e.g. losses).
+# The CLI renders that callback as a rich progress bar:
+#
+#     with rich_progress() as progress:
+#         core.prepare_celeba(..., progress=progress)
+
+
+class _RichProgress:
+    def __init__(self, transient: bool = False):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+            console=err_console, transient=transient,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._progress.__exit__(*exc)
+
+    def __call__(self, description: str, completed: int, total: int | None = None, **fields) -> None:
+        task = self._tasks.get(description)
+        if task is None:
+            task = self._progress.add_task(description, total=total, rate="", info="")
+            self._tasks[description] = task
+        t = self._progress.tasks[task]
+        speed = t.speed
+        rate = f"{speed:.2f} it/s" if speed else ""
+        info = "  ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in fields.items())
+        self._progress.update(task, completed=completed, total=total, rate=rate, info=info)
+
+
+def rich_progress(transient: bool = False) -> _RichProgress:
+    """A progress callback (see above) drawn with rich on stderr."""
+    return _RichProgress(transient=transient)

@@ -1,0 +1,18 @@
+"""The progress-callback type used by long-running core functions.
+
+``progress(description, completed, total, **fields)``; ``total`` may be None.
+The CLI draws it with rich (:func:`i2icli.cli.common.rich_progress`); tests
+and library users may pass any callable or None.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+ProgressFn = Callable[..., None]
+OptionalProgress = Optional[ProgressFn]
+
+
+def report(progress: OptionalProgress, description: str, completed: int, total: int | None = None, **fields) -> None:
+    if progress is not None:
+        progress(description, completed, total, **fields)
