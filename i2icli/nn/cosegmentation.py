@@ -34,6 +34,8 @@ from typing import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from i2icli.nn.blocks import conv2d, conv_block
+
 NormFactory = Callable[[int], nn.Module]
 ActivationFactory = Callable[[], nn.Module]
 
@@ -57,10 +59,10 @@ class AttentionNetwork(nn.Module):
     def __init__(self, channels: int, layers: int = 6, norm_layer: NormFactory = nn.BatchNorm2d,
                  activation: ActivationFactory = nn.ReLU):
         super().__init__()
-        mods: list[nn.Module] = []
-        for _ in range(layers):
-            mods += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), norm_layer(channels), activation()]
-        mods += [nn.Conv2d(channels, 1, 1), nn.Sigmoid()]
+        # no conv bias before batch norm: BN removes any per-channel constant
+        mods: list[nn.Module] = [conv_block(channels, channels, 3, 1, 1, pad_mode="reflect", norm_layer=norm_layer,
+                                            activation=activation, bias=False) for _ in range(layers)]
+        mods += [conv2d(channels, 1, 1), nn.Sigmoid()]
         self.net = nn.Sequential(*mods)
 
     def forward(self, x: Tensor) -> Tensor:
