@@ -20,7 +20,7 @@ Model (Sections 2-3, 5.1), all networks in one ``ModuleDict``:
   foreground/background MLPs) on the content code, then four residual blocks
   with layer norm and two (nearest x2 upsample, 5x5 conv, LN, ReLU) stages and
   a 7x7 conv + tanh.
-- ``discriminator`` D: :class:`~i2icli.nn.stargan_discriminator.PatchClassifierDiscriminator`
+- ``discriminator`` D: :class:`~i2icli.nn.discriminators.PatchClassifierDiscriminator`
   (six strided convs, PatchGAN source head, attribute classifier head).
 
 Translation ``x1 -> x12 = G(h(m1, Ec(x1), Esf(x2_f), Esb(x1_b)))`` (Section 3).
@@ -68,8 +68,9 @@ Choices where the paper is silent (facts from the public code unless said):
   co-segmentation networks ... which does not affect our encoder E"; the
   public code detaches only the similarity term, so R1 still reaches Ec
   through the mask.  We keep R1 off the content encoder entirely: it is taken
-  on the translation masks ``m1, m2`` recomputed (in the same batched call)
-  from detached content codes.  The public code also adds R1 of the cycle and
+  on the translation masks ``m1, m2`` recomputed from detached content codes
+  (one more pass of the co-segmentation network; its batch-norm running
+  statistics are thus updated twice per generator step with the same batch).  The public code also adds R1 of the cycle and
   intra masks; we regularise the masks the translation uses, with the paper's
   lambda_1 = 0.1 (the public config uses 1.0 over three masks).  R3 is the
   mean of the cross, cycle and intra masks (as the public code); R2 uses the
@@ -113,7 +114,7 @@ from i2icli.nn.blocks import ResidualBlock, conv_block
 from i2icli.nn.cosegmentation import CoSegmentation, downsample_mask, upsample_mask
 from i2icli.nn.encoders import ContentEncoder, SharedStyleEncoders
 from i2icli.nn.init import init_kaiming_, init_normal_
-from i2icli.nn.stargan_discriminator import PatchClassifierDiscriminator
+from i2icli.nn.discriminators import PatchClassifierDiscriminator
 from i2icli.registry import ModelSpec, register
 
 GENERATOR_MODULES = ("content_encoder", "style_encoder", "cosegmentation", "decoder")
@@ -241,19 +242,18 @@ class LOMIT(Family):
     def _cross(self, nets: Nets, x: Tensor, r1_masks: bool = False) -> dict[str, Tensor]:
         """One batched cross-domain pass over ``x = cat([x1, x2])`` -> ``cat([x12, x21])`` and intermediates.
 
-        ``r1_masks``: also return ``m_r1``, the same masks computed from
+        ``r1_masks``: also return ``m_r1``, the same masks computed again from
         *detached* content codes, for R1 (whose gradient must train the
-        co-segmentation network only, never the content encoder).  Both are
-        one batched call: a batch repeated twice has the same batch-norm
-        statistics, so ``m_r1`` equals ``m`` in value.
+        co-segmentation network only, never the content encoder).  It is a
+        separate call so that batch-norm statistics, too, come from detached
+        codes only; its values equal ``m``.
         """
         c = nets["content_encoder"](x)
         c_other = _swap(c)
+        m = self._masks(nets, c, c_other)
+        m_r1 = None
         if r1_masks and not self.m.global_adain:
-            both = nets["cosegmentation"](torch.cat([c, c.detach()]), torch.cat([c_other, c_other.detach()]))
-            m, m_r1 = both.chunk(2)
-        else:
-            m, m_r1 = self._masks(nets, c, c_other), None
+            m_r1 = nets["cosegmentation"](c.detach(), c_other.detach())
         s_f, s_b, _ = self._styles(nets, x, m)
         out = nets["decoder"](c, m, _swap(s_f), s_b)
         result = {"c": c, "m": m, "s_f": s_f, "s_b": s_b, "out": out}
