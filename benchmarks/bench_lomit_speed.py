@@ -98,9 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--sizes", default="64,128", help="64 uses recipes/lomit/tiny.toml, 128 recipes/lomit/celeba.toml")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         recipe = "celeba.toml" if size >= 128 else "tiny.toml"
