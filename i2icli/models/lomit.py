@@ -112,9 +112,9 @@ from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.nn.adain import HighwayAdaIN
 from i2icli.nn.blocks import ResidualBlock, conv_block
 from i2icli.nn.cosegmentation import CoSegmentation, downsample_mask, upsample_mask
+from i2icli.nn.discriminators import PatchClassifierDiscriminator
 from i2icli.nn.encoders import ContentEncoder, SharedStyleEncoders
 from i2icli.nn.init import init_kaiming_, init_normal_
-from i2icli.nn.discriminators import PatchClassifierDiscriminator
 from i2icli.registry import ModelSpec, register
 
 GENERATOR_MODULES = ("content_encoder", "style_encoder", "cosegmentation", "decoder")
