@@ -196,4 +196,4 @@ def test_init_kaiming_std():
     conv = nn.Conv2d(64, 128, 3)
     init_kaiming_(conv)
     expected = (2.0 / (64 * 9)) ** 0.5
-    assert abs(float(conv.weight.std()) / expected - 1.0) < 0.02
+    assert abs(float(conv.weight.detach().std()) / expected - 1.0) < 0.02

@@ -31,6 +31,8 @@ def _refresh_spectral_norm(m: nn.Module) -> None:
     if not parametrize.is_parametrized(m, "weight"):
         return
     original = m.parametrizations.weight.original
+    if original.is_meta:  # shape-only modules (e.g. counting parameters): nothing to estimate
+        return
     for p in m.parametrizations.weight:
         # torch's spectral-norm parametrisation keeps u, v and the power method;
         # other parametrisations have nothing to refresh.

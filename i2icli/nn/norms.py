@@ -54,7 +54,9 @@ def layer_instance_norm(x: Tensor, rho: Tensor, gamma: Tensor, beta: Tensor, eps
     """
     if x.dim() != 4:
         raise ValueError(f"layer_instance_norm expects (B, C, H, W), got shape {tuple(x.shape)}")
-    var_i, mean_i = torch.var_mean(x, dim=(2, 3), correction=0)  # (B, C)
+    # Statistics in at least fp32 (bf16/fp16 activations under autocast).
+    stats_dtype = torch.promote_types(x.dtype, torch.float32)
+    var_i, mean_i = torch.var_mean(x.to(stats_dtype), dim=(2, 3), correction=0)  # (B, C)
     # Layer statistics from the channel statistics: every channel has H*W
     # elements, so the layer mean is the mean of channel means and the layer
     # variance is mean(within-channel variance) + variance(channel means).
@@ -64,9 +66,10 @@ def layer_instance_norm(x: Tensor, rho: Tensor, gamma: Tensor, beta: Tensor, eps
     inv_l = torch.rsqrt(var_l + eps)
     mix_i = rho * inv_i  # (B, C)
     mix_l = (1.0 - rho) * inv_l  # (B, C)
+    gamma, beta = gamma.to(stats_dtype), beta.to(stats_dtype)
     scale = gamma * (mix_i + mix_l)
     shift = beta - gamma * (mix_i * mean_i + mix_l * mean_l)
-    return torch.addcmul(shift[:, :, None, None], x, scale[:, :, None, None])
+    return torch.addcmul(shift[:, :, None, None].to(x.dtype), x, scale[:, :, None, None].to(x.dtype))
 
 
 class _RhoNorm(nn.Module):
