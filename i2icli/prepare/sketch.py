@@ -99,7 +99,7 @@ def decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, 
     img = load_checked(job.path, min_size)
     if method == "ab":
         h, w = img.shape[:2]
-        if w < 2 * min_size or w < h:
+        if w < 1.5 * h or w < 2 * min_size:
             raise DataError(f"{job.path}: not a side-by-side AB image ({w}x{h}: expected width about 2x height)")
         a, b = img[:, : w // 2], img[:, w // 2: 2 * (w // 2)]
         if reverse:
