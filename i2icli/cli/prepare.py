@@ -62,7 +62,7 @@ def _render(result: PrepareResult, as_json: bool) -> None:
         table.add_row(key if "/" not in key else f"  {key}", str(n))
     console.print(table)
     rate = result.total / result.seconds if result.seconds > 0 else 0.0
-    console.print(f"{result.total} images in {result.seconds:.1f} s ({rate:.0f} images/s)")
+    console.print(f"{result.total} images in {result.seconds:.1f} s ({rate:.3g} images/s)")
     for note in result.notes[:20]:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     if len(result.notes) > 20:

@@ -202,8 +202,8 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
     names = req.domains or tuple(Path(f).name or "faces" for f in req.folders)
     if len(names) != len(req.folders) or len(set(names)) != len(names):
         raise DataError(f"--domains needs {len(req.folders)} distinct names, got {', '.join(names)}")
-    if req.detector == "mtcnn":
-        _mtcnn()  # fail early (missing extra) rather than once per photo
+    if req.detector == "mtcnn" and not mtcnn_available():  # fail early, not once per photo; the model itself
+        _mtcnn()  # is built inside each worker (never in the parent before a fork)
     jobs: list[Job] = []
     for d, folder in enumerate(req.folders):
         folder = Path(folder)
