@@ -90,6 +90,10 @@ def test_celeba_malformed_and_missing_rows(tmp_path):
     assert "values must be 1 or -1" in reasons["list_attr_celeba.txt:7"]
     assert "cannot read" in reasons["000009.jpg"]
     assert res.total == 6
+    aligned_face(1).save(root / "img_align_celeba" / "999999.jpg")  # an image without a label row
+    res = prepare_celeba(CelebARequest(root, tmp_path / "d.h5", size=16, test_count=2, workers=1))
+    # 000003 and 000005 have malformed rows, 999999 none
+    assert any("3 image(s) in img_align_celeba/ have no usable row in list_attr_celeba.txt" in n for n in res.notes)
     r = runner.invoke(app, ["prepare", "celeba", "--root", str(root), "--out", str(tmp_path / "s.h5"), "--strict"])
     assert r.exit_code == 2 and "list_attr_celeba.txt:5: malformed row" in r.output
 

@@ -25,6 +25,7 @@ StarGAN/LOMIT protocol (2,000); ``official`` uses list_eval_partition.txt
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -34,6 +35,7 @@ from typing import Literal
 from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import center_crop, resize
 from i2icli.errors import DataError
+from i2icli.images import is_image_path
 from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs, split_test
 from i2icli.prepare.faces import crop_box, detect_faces
 from i2icli.prepare.folders import load_checked
@@ -191,6 +193,13 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
     if release == "wild":
         notes.append("in-the-wild release: " + ("cropped around list_bbox_celeba.txt boxes" if boxes
                                                  else "no list_bbox_celeba.txt, cropped around detected faces"))
+    listed = {f for f, _ in rows}
+    unlabelled = sorted(e.name for e in os.scandir(folder) if e.is_file() and is_image_path(Path(e.name))
+                        and e.name not in listed) if req.limit is None else []
+    if unlabelled:
+        notes.append(f"{len(unlabelled)} image(s) in {folder.name}/ have no usable row in {attr_path.name} "
+                     "(missing or malformed) and were not used, "
+                     f"e.g. {unlabelled[0]}")
     jobs = [Job("test" if t else "train", str(folder / f), f, labels=tuple(v[c] for c in cols), extra=boxes.get(f))
             for (f, v), t in zip(rows, test)]
     out = output_path(req.out, f"celeba-{req.size}.h5")
