@@ -230,6 +230,12 @@ def test_info_cli(tmp_path):
     assert data["checksum_ok"] and data["splits"]["test"]["pairs"] == 8 and data["domains"] == ["a", "b"]
     r = cli("info", f"{out}:test/b")
     assert r.exit_code == 0 and "ground-truth pairs" in r.output and "i2i prepare synthetic digits" in r.output
+    import h5py
+
+    with h5py.File(out, "a") as f:
+        f["train/images"][3, 0, 0, 0] ^= 1
+    r = cli("info", out, "--verify")
+    assert r.exit_code == 1 and "MISMATCH" in r.output and "modified or damaged" in r.output
     (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     r = cli("info", tmp_path / "bad.h5")
     assert r.exit_code == 2 and "bad.h5" in r.output and "Traceback" not in r.output

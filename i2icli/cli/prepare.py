@@ -168,7 +168,10 @@ def afhq(
     lzf: CompressOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """AFHQ (cat / dog / wild) -> one domain per class.  Example: i2i prepare afhq ~/data/afhq --out data/afhq.h5"""
+    """AFHQ (cat / dog / wild) -> one domain per class.
+
+    Example: i2i prepare afhq ~/data/afhq --out data/afhq.h5
+    """
     from i2icli.prepare.folders import FolderRequest, prepare_afhq
 
     _check_crop(crop)
