@@ -48,7 +48,6 @@ SSIM against ground truth is computed exactly as in the paper.
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
