@@ -56,7 +56,6 @@ import torch.nn.functional as F
 
 BLACK, WHITE = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 RGB = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))  # red, green, blue
-RED, GREEN = RGB[0], RGB[1]
 
 
 @lru_cache(maxsize=1)
