@@ -178,9 +178,26 @@ def test_faces_cli_and_mtcnn_extra(photos, tmp_path):
 
 
 @pytest.mark.skipif(not mtcnn_available(), reason="optional extra facenet-pytorch not installed")
-def test_mtcnn_detector():
+def test_mtcnn_detector_and_alignment(tmp_path):
+    from i2icli.prepare.faces import detect_landmarks, level_eyes
+
     boxes = detect_faces(skdata.astronaut(), "mtcnn")
     assert len(boxes) >= 1 and 150 < boxes[0][0] + boxes[0][2] / 2 < 260
+    tilted = np.asarray(Image.fromarray(skdata.astronaut()).rotate(-20, resample=Image.BILINEAR, center=(220, 110)))
+    box, points = detect_landmarks(tilted)[0]
+    assert points[1, 1] - points[0, 1] > 10  # the right eye is clearly lower
+    level = detect_landmarks(level_eyes(tilted, box, points))[0][1]
+    assert abs(level[1, 1] - level[0, 1]) < 3
+    folder = tmp_path / "tilted"
+    folder.mkdir()
+    Image.fromarray(tilted).save(folder / "t.png")
+    res = prepare_faces(FacesRequest((folder,), tmp_path / "a.h5", size=32, detector="mtcnn", align=True, workers=1))
+    assert res.total == 1
+
+
+def test_align_needs_mtcnn(tmp_path):
+    with pytest.raises(DataError, match="--align needs --detector mtcnn"):
+        prepare_faces(FacesRequest((tmp_path,), tmp_path / "a.h5", align=True))
 
 
 # -- sketch

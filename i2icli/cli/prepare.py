@@ -236,6 +236,7 @@ def faces(
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Extra border around the face box (fraction of its side).")] = 0.6,
     detector: Annotated[str, typer.Option("--detector", help="cascade (scikit-image, default) or mtcnn (extra: pip install 'i2icli[faces]').")] = "cascade",
     multiple: Annotated[str, typer.Option("--multiple", help="Photos with several faces: largest, all or skip.")] = "largest",
+    align: Annotated[bool, typer.Option("--align", help="Level the eyes using MTCNN's landmarks (needs --detector mtcnn).")] = False,
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 32,
@@ -256,7 +257,7 @@ def faces(
     if multiple not in ("largest", "all", "skip"):
         raise DataError(f"--multiple {multiple!r}: use largest, all or skip")
     req = FacesRequest(folders=tuple(folders), out=out, domains=_names(domains), size=size, margin=margin,
-                       detector=detector, multiple=multiple, test_count=test_count, seed=seed,  # type: ignore[arg-type]
+                       detector=detector, multiple=multiple, align=align, test_count=test_count, seed=seed,  # type: ignore[arg-type]
                        min_size=min_size, workers=workers, strict=strict, force=force,
                        compression="lzf" if lzf else None)
     _run(prepare_faces, req, as_json)

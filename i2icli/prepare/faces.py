@@ -16,6 +16,8 @@ Detector choice (works offline, from registry packages only)
   ``facenet-pytorch`` 2.5.3, which ships its weights inside the wheel and
   returns five landmarks.  Better on profiles and small faces.  It is not
   installed by default because later facenet-pytorch releases pin an old torch.
+  With ``align`` the photo is first rotated about the face centre so that the
+  two eye landmarks are level (in-plane alignment only, no warping).
   (opencv-python 5 no longer ships Haar cascades, so OpenCV is not an option
   without downloading model files.)
 
@@ -145,6 +147,30 @@ def detect_faces(img: np.ndarray, detector: DetectorName = "cascade", min_neighb
     return faces
 
 
+def detect_landmarks(img: np.ndarray) -> list[tuple[Box, np.ndarray]]:
+    """MTCNN faces with their five landmarks (left eye, right eye, nose, mouth corners), largest first."""
+    import torch
+
+    with torch.no_grad():
+        boxes, _, points = _mtcnn().detect(img, landmarks=True)
+    if boxes is None:
+        return []
+    out = [((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), np.asarray(pts, np.float64))
+           for (x0, y0, x1, y1), pts in zip(boxes, points)]
+    return sorted(out, key=lambda f: -f[0][2] * f[0][3])
+
+
+def level_eyes(img: np.ndarray, box: Box, landmarks: np.ndarray) -> np.ndarray:
+    """Rotate ``img`` about the box centre so the eyes (landmarks 0 and 1) are horizontal."""
+    from PIL import Image
+
+    (lx, ly), (rx, ry) = landmarks[0], landmarks[1]
+    angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))  # > 0: the face leans clockwise (y points down)
+    centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
+    rotated = Image.fromarray(img).rotate(angle, resample=Image.BILINEAR, center=centre, fillcolor=(0, 0, 0))
+    return np.asarray(rotated)
+
+
 def crop_box(img: np.ndarray, box: Box, margin: float) -> np.ndarray:
     """Square crop around ``box`` enlarged by ``margin``, kept inside the image."""
     h, w = img.shape[:2]
@@ -157,9 +183,13 @@ def crop_box(img: np.ndarray, box: Box, margin: float) -> np.ndarray:
 
 
 def decode_faces(job: Job, size: int, detector: DetectorName, margin: float, multiple: Multiple, min_size: int,
-                 min_neighbors: int):
+                 min_neighbors: int, align: bool = False):
     img = load_checked(job.path, min_size)
-    boxes = detect_faces(img, detector, min_neighbors)
+    if align:
+        found = detect_landmarks(img)
+        boxes = [b for b, _ in found]
+    else:
+        boxes = detect_faces(img, detector, min_neighbors)
     if not boxes:
         raise DataError(f"{job.path}: no face found")
     if len(boxes) > 1 and multiple == "skip":
@@ -167,11 +197,13 @@ def decode_faces(job: Job, size: int, detector: DetectorName, margin: float, mul
     note = None
     if len(boxes) > 1:
         note = f"{len(boxes)} faces, " + ("kept all" if multiple == "all" else "kept the largest")
-    chosen = boxes if multiple == "all" else boxes[:1]
+    chosen = range(len(boxes)) if multiple == "all" else range(1)
     out = []
-    for k, b in enumerate(chosen):
+    for k in chosen:
+        source = level_eyes(img, boxes[k], found[k][1]) if align else img
         name = job.name if len(chosen) == 1 else f"{job.name}#face{k}"
-        out.append({"image": resize(crop_box(img, b, margin), size), "name": name, "note": note if k == 0 else None})
+        out.append({"image": resize(crop_box(source, boxes[k], margin), size), "name": name,
+                    "note": note if k == 0 else None})
     return out
 
 
@@ -185,6 +217,7 @@ class FacesRequest:
     detector: DetectorName = "cascade"
     multiple: Multiple = "largest"
     min_neighbors: int = 3
+    align: bool = False  # level the eyes with MTCNN's landmarks (needs detector="mtcnn")
     test_count: int = 0  # per domain, random (seeded)
     seed: int = 0
     min_size: int = 32
@@ -202,6 +235,8 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
     names = req.domains or tuple(Path(f).name or "faces" for f in req.folders)
     if len(names) != len(req.folders) or len(set(names)) != len(names):
         raise DataError(f"--domains needs {len(req.folders)} distinct names, got {', '.join(names)}")
+    if req.align and req.detector != "mtcnn":
+        raise DataError("--align needs --detector mtcnn (the cascade finds no eye landmarks)")
     if req.detector == "mtcnn" and not mtcnn_available():  # fail early, not once per photo; the model itself
         _mtcnn()  # is built inside each worker (never in the parent before a fork)
     jobs: list[Job] = []
@@ -216,14 +251,14 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
     out = output_path(req.out, f"{names[0]}-faces.h5")
     check_output(out, req.force)
     params = {"folders": [str(f) for f in req.folders], "size": req.size, "margin": req.margin,
-              "detector": req.detector, "multiple": req.multiple, "min_neighbors": req.min_neighbors,
+              "detector": req.detector, "multiple": req.multiple, "min_neighbors": req.min_neighbors, "align": req.align,
               "test_count": req.test_count, "seed": req.seed}
     writer = StoreWriter(out, image_size=(req.size, req.size), domains=names, producer="i2i prepare faces",
                          parameters=params, force=req.force, compression=req.compression)
     skipped: list[tuple[str, str]] = []
     notes: list[str] = []
     decode = partial(decode_faces, size=req.size, detector=req.detector, margin=req.margin, multiple=req.multiple,
-                     min_size=req.min_size, min_neighbors=req.min_neighbors)
+                     min_size=req.min_size, min_neighbors=req.min_neighbors, align=req.align)
     try:
         run_jobs(jobs, decode, writer, workers=req.workers, strict=req.strict, progress=progress,
                  description="faces", skipped=skipped, notes=notes)
