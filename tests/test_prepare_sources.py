@@ -167,14 +167,20 @@ def test_face_crop_is_centred_on_the_face(photos, tmp_path):
     assert crop[28:36, 28:36].mean(axis=(0, 1))[0] > crop[28:36, 28:36].mean(axis=(0, 1))[2]  # skin: red > blue
 
 
-def test_faces_cli_and_mtcnn_extra(photos, tmp_path):
+def test_faces_cli_and_missing_mtcnn_extra(photos, tmp_path, monkeypatch):
     r = runner.invoke(app, ["prepare", "faces", str(photos), "--out", str(tmp_path / "f.h5"), "--size", "32",
                             "-j", "1", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["skipped_count"] == 2
-    if not mtcnn_available():
-        r = runner.invoke(app, ["prepare", "faces", str(photos), "--detector", "mtcnn", "--out", str(tmp_path / "m.h5")])
-        assert r.exit_code == 2 and "pip install" in r.output
+    import sys
+
+    import i2icli.prepare.faces as faces_mod
+
+    monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # as if the extra were not installed
+    monkeypatch.setattr(faces_mod, "_DETECTORS", {})
+    r = runner.invoke(app, ["prepare", "faces", str(photos), "--detector", "mtcnn", "--out", str(tmp_path / "m.h5")])
+    assert r.exit_code == 2 and "pip install 'facenet-pytorch==2.5.3'" in r.output
+    assert not (tmp_path / "m.h5").exists()
 
 
 @pytest.mark.skipif(not mtcnn_available(), reason="optional extra facenet-pytorch not installed")
