@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -72,7 +70,7 @@ def test_unpaired_domain_choice(domain_store):
 def test_unpaired_test_split_has_no_augmentation(domain_store):
     ds = unpaired_dataset(cfg(domain_store), "test")
     x = ds[1]["a"]
-    expected = torch.from_numpy(np.asarray(Image.fromarray(gradient(51)).resize((16, 16), Image.BILINEAR)))
+    expected = torch.from_numpy(np.array(Image.fromarray(gradient(51)).resize((16, 16), Image.BILINEAR)))
     assert torch.allclose((x.permute(1, 2, 0) + 1) * 127.5, expected.float(), atol=0.01)
     assert x[0, 0, 0] < x[0, 0, -1]  # not flipped
 

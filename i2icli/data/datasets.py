@@ -62,8 +62,11 @@ class _Augment:
 
     def __call__(self, arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         if self.train:
-            return train_augment(arrays, rng, self.load, self.size, self.flip)
-        return test_transform(arrays, self.size)
+            out = train_augment(arrays, rng, self.load, self.size, self.flip)
+        else:
+            out = test_transform(arrays, self.size)
+        # torch.from_numpy needs writable memory (PIL-decoded arrays are read-only)
+        return [np.require(a, requirements=["C", "W"]) for a in out]
 
 
 # --------------------------------------------------------------------------- unpaired

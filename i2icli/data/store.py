@@ -382,6 +382,7 @@ class Store:
         self.path = Path(path)
         self._fh = None
         self._pid = -1
+        self._datasets: dict[str, Any] = {}
         self._load()
 
     # -- opening / validation ---------------------------------------------------------
@@ -472,6 +473,7 @@ class Store:
     def _file(self):
         """The h5py handle of *this* process (reopened after fork/unpickle)."""
         if self._fh is None or self._pid != os.getpid():
+            self._datasets = {}
             try:
                 self._fh = _h5py().File(self.path, "r")
             except OSError as exc:
@@ -483,6 +485,7 @@ class Store:
         if self._fh is not None and self._pid == os.getpid():
             self._fh.close()
         self._fh = None
+        self._datasets = {}
 
     def __enter__(self) -> "Store":
         return self
@@ -494,6 +497,7 @@ class Store:
         state = dict(self.__dict__)
         state["_fh"] = None
         state["_pid"] = -1
+        state["_datasets"] = {}
         return state
 
     def __repr__(self) -> str:
@@ -549,9 +553,17 @@ class Store:
         return self._pairs.get(self._split(split))
 
     # -- pixel data (one chunk per read) ---------------------------------------------------
+    def _dataset(self, key: str):
+        """The h5py dataset ``key`` of this process's handle (cached: path lookups cost more than a chunk read)."""
+        f = self._file()
+        ds = self._datasets.get(key)
+        if ds is None:
+            ds = self._datasets[key] = f[key]
+        return ds
+
     def _read(self, key: str, index: int) -> np.ndarray:
         try:
-            return self._file()[key][int(index)]
+            return self._dataset(key)[int(index)]
         except OSError as exc:
             raise self._bad(f"cannot read {key}[{int(index)}] ({_reason(exc)}); the file is damaged, prepare it again") from None
 

@@ -103,12 +103,13 @@ def _pool_context():
 
 def run_jobs(jobs: Sequence[Job], decode: Callable[[Job], Any], writer: StoreWriter, *, workers: int,
              strict: bool, progress: OptionalProgress, description: str,
-             skipped: list[tuple[str, str]]) -> None:
+             skipped: list[tuple[str, str]], notes: list[str] | None = None) -> None:
     """Decode ``jobs`` (in ``workers`` processes) and add the results to ``writer`` in job order.
 
     ``decode`` returns an (H, W, 3) uint8 image, or a dict with ``image`` and
-    optionally ``source``/``masks``, or a list of such (several outputs per
-    input, e.g. every face of a photo).
+    optionally ``source``/``masks``/``name``/``note``, or a list of such
+    (several outputs per input, e.g. every face of a photo).  A ``note`` (e.g.
+    "3 faces, kept the largest") goes to ``notes`` for the summary.
     """
     total = len(jobs)
     report(progress, description, 0, total)
@@ -129,6 +130,8 @@ def run_jobs(jobs: Sequence[Job], decode: Callable[[Job], Any], writer: StoreWri
                 for item in payload if isinstance(payload, list) else [payload]:
                     if isinstance(item, np.ndarray):
                         item = {"image": item}
+                    if item.get("note") and notes is not None:
+                        notes.append(f"{job.name}: {item['note']}")
                     writer.add(job.split, item["image"], item.get("name", job.name), domain=job.domain,
                                labels=job.labels, masks=item.get("masks"), source=item.get("source"))
             if done % 16 == 0 or done == total:

@@ -130,8 +130,7 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
             for start in range(0, n, _BATCH):
                 m = min(_BATCH, n - start)
                 p = FA.sample_params(m, rng)
-                images, _ = FA.render(p, size)
-                masks = FA.attribute_masks(p, size)
+                images, masks = FA.render_with_masks(p, size)
                 labels = FA.labels_of(p)
                 for k in range(m):
                     writer.add(split, images[k], f"{split}/{start + k:06d}", labels=labels[k], masks=masks[k])

@@ -31,6 +31,12 @@ class colours; we use ten hues evenly spaced on the HLS circle (lightness 0.5,
 saturation 0.85) and perturb lightness by U(-0.08, 0.08) and saturation by
 U(-0.12, 0.12) per digit instance.
 
+Sizes
+-----
+The paper does not state its image size.  We default to 32 px for single
+digits (MNIST's 28 px rounded up to a size the networks' stride-2 stages
+divide) and 64 px for the 4x4 grid (16 px cells); ``--size`` changes both.
+
 Ground truth (Table 2)
 ----------------------
 For test pair k (x_A = A image k, exemplar x_B = B image k) the generator also
@@ -42,7 +48,6 @@ SSIM against ground truth is computed exactly as in the paper.
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -51,7 +56,6 @@ import torch.nn.functional as F
 
 BLACK, WHITE = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 RGB = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))  # red, green, blue
-RED, GREEN = RGB[0], RGB[1]
 
 
 @lru_cache(maxsize=1)

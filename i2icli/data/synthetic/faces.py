@@ -127,46 +127,77 @@ def with_groups(p: Params, exemplar: Params, groups: np.ndarray) -> Params:
 # --------------------------------------------------------------------------- renderer
 
 
+Window = tuple[slice, slice]
+
+
 class _Canvas:
-    """Batch compositor; remembers tagged layers to compute each attribute's visible influence."""
+    """Batch compositor over pixel windows; remembers tagged layers for the attributes' visible influence.
+
+    Each shape is evaluated only inside the union of its rows' bounding boxes
+    (plus 2 pixels), so small features (eyes, mouth, brows) cost little.
+    """
 
     def __init__(self, n: int, size: int, track: bool):
         lin = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
         self.y, self.x = np.meshgrid(lin, lin, indexing="ij")  # (S, S), y down
+        self.size = size
         self.pix = np.float32(2.0 / size)
+        self.full: Window = (slice(0, size), slice(0, size))
         self.img = np.zeros((3, n, size, size), np.float32)  # planar: alpha broadcasts without striding
-        self._tmp = np.empty_like(self.img)
         self.track = track
-        self.layers: list[tuple[np.ndarray, tuple[str, ...]]] = []
+        self.layers: list[tuple[np.ndarray, Window, tuple[str, ...]]] = []
 
-    def ellipse(self, cx, cy, rx, ry) -> np.ndarray:
-        """Anti-aliased coverage (B, S, S) of axis-aligned ellipses (per-row parameters)."""
+    def window(self, cx, cy, rx, ry) -> Window:
+        """Pixel window covering every row's ellipse (cx, cy, rx, ry) including its anti-aliased edge.
+
+        :meth:`ellipse` scales the normalised radius by min(rx, ry), so the soft
+        edge of a thin ellipse reaches ``1 + pix / (2 min(rx, ry))`` radii along
+        its long axis; the window grows by that factor (and 2 pixels).
+        """
+        def span(lo, hi) -> slice:
+            a = int(np.floor((np.min(lo) + 1) / 2 * self.size)) - 2
+            b = int(np.ceil((np.max(hi) + 1) / 2 * self.size)) + 2
+            return slice(min(max(a, 0), self.size), min(max(b, 0), self.size))
+        cx, cy, rx, ry = (np.asarray(v, np.float32) for v in (cx, cy, rx, ry))
+        grow = 1 + 0.5 * self.pix / np.minimum(rx, ry)
+        rx, ry = rx * grow, ry * grow
+        return span(cy - ry, cy + ry), span(cx - rx, cx + rx)
+
+    def ellipse(self, cx, cy, rx, ry, win: Window | None = None) -> np.ndarray:
+        """Anti-aliased coverage (B, h, w) of axis-aligned ellipses (per-row parameters) inside ``win``."""
+        win = win or self.full
+        x, y = self.x[win], self.y[win]
         cx, cy, rx, ry = (np.asarray(v, np.float32).reshape(-1, 1, 1) for v in (cx, cy, rx, ry))
-        r = np.sqrt(((self.x - cx) / rx) ** 2 + ((self.y - cy) / ry) ** 2)
+        r = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
         return np.clip(0.5 - (r - 1) * np.minimum(rx, ry) / self.pix, 0, 1)
 
-    def below(self, y0) -> np.ndarray:
-        """Coverage of the half plane y > y0."""
-        return np.clip(0.5 + (self.y - np.asarray(y0, np.float32).reshape(-1, 1, 1)) / self.pix, 0, 1)
+    def below(self, y0, win: Window | None = None) -> np.ndarray:
+        """Coverage of the half plane y > y0 inside ``win``."""
+        y = self.y[win or self.full]
+        return np.clip(0.5 + (y - np.asarray(y0, np.float32).reshape(-1, 1, 1)) / self.pix, 0, 1)
 
-    def paint(self, alpha: np.ndarray, colour: np.ndarray, tags: tuple[str, ...] = ()) -> None:
+    def paint(self, alpha: np.ndarray, colour: np.ndarray, tags: tuple[str, ...] = (),
+              win: Window | None = None) -> None:
+        win = win or self.full
+        view = self.img[(slice(None), slice(None), *win)]
         # img += alpha * (colour - img), in place
-        np.subtract(np.asarray(colour, np.float32).T.reshape(3, -1, 1, 1), self.img, out=self._tmp)
-        self._tmp *= alpha
-        self.img += self._tmp
+        tmp = np.asarray(colour, np.float32).T.reshape(3, -1, 1, 1) - view
+        tmp *= alpha
+        view += tmp
         if self.track:
-            self.layers.append((alpha, tags))
+            self.layers.append((alpha, win, tags))
 
     def influence(self) -> dict[str, np.ndarray]:
         """Per attribute: sum over its layers of alpha * prod(1 - alpha of every later layer)."""
         out = {a: np.zeros(self.img.shape[1:], np.float32) for a in ATTRIBUTES}
         through = np.ones(self.img.shape[1:], np.float32)  # transmittance from the top down
-        for alpha, tags in reversed(self.layers):
+        for alpha, win, tags in reversed(self.layers):
+            t = through[(slice(None), *win)]
             if tags:
-                visible = alpha * through
-                for t in tags:
-                    out[t] += visible
-            through *= 1 - alpha
+                visible = alpha * t
+                for name in tags:
+                    out[name][(slice(None), *win)] += visible
+            t *= 1 - alpha
         return out
 
 
@@ -199,67 +230,89 @@ def render(p: Params, size: int, influence: bool = False) -> tuple[np.ndarray, d
                                for i in range(0, n, _CHUNK)]), {}
     c = _Canvas(n, size, influence)
     cx, cy, rx, ry = p["cx"], p["cy"], p["rx"], p["ry"]
-    hair_tags = HAIR
+    f32 = np.float32
     _background(c, p)
-    c.paint(c.ellipse(cx, cy + ry + 0.45, rx * 1.9, 0.5), p["clothes"])
-    c.paint(c.ellipse(cx, cy + ry * 0.8, rx * 0.45, ry * 0.6) * c.below(cy), p["skin"] * 0.9)
+    w = c.window(cx, cy + ry + 0.45, rx * 1.9, 0.5)
+    c.paint(c.ellipse(cx, cy + ry + 0.45, rx * 1.9, 0.5, w), p["clothes"], win=w)
+    w = c.window(cx, cy + ry * 0.8, rx * 0.45, ry * 0.6)
+    c.paint(c.ellipse(cx, cy + ry * 0.8, rx * 0.45, ry * 0.6, w) * c.below(cy, w), p["skin"] * 0.9, win=w)
     vol = p["hair_volume"]
-    back = c.ellipse(cx, cy + ry * 0.25, rx * vol * 1.12, ry * 1.12) * p["long_hair"].reshape(-1, 1, 1)
-    c.paint(back, p["hair_rgb"], hair_tags)
-    c.paint(c.ellipse(cx, cy, rx, ry), p["skin"])
-    # eye shadow, eyes, brows
+    w = c.window(cx, cy + ry * 0.25, rx * vol * 1.12, ry * 1.12)
+    back = c.ellipse(cx, cy + ry * 0.25, rx * vol * 1.12, ry * 1.12, w) * p["long_hair"].reshape(-1, 1, 1)
+    c.paint(back, p["hair_rgb"], HAIR, w)
+    w = c.window(cx, cy, rx, ry)
+    c.paint(c.ellipse(cx, cy, rx, ry, w), p["skin"], win=w)
+    # eye shadow, eyes
+    er = p["eye_r"]
     for side in (-1, 1):
         ex, ey = cx + side * p["eye_dx"], cy + p["eye_y"]
-        shadow = c.ellipse(ex, ey - 0.025, p["eye_r"] * 2.0, p["eye_r"] * 1.3) * p["makeup"].reshape(-1, 1, 1)
-        c.paint(shadow * 0.85, p["shadow_rgb"], ("Heavy_Makeup",))
-        c.paint(c.ellipse(ex, ey, p["eye_r"] * 1.5, p["eye_r"]), np.ones((n, 3), np.float32) * 0.97)
-        c.paint(c.ellipse(ex, ey, p["eye_r"] * 0.75, p["eye_r"] * 0.75), p["iris"])
+        w = c.window(ex, ey - 0.025, er * 2.0, er * 1.3 + 0.025)
+        shadow = c.ellipse(ex, ey - 0.025, er * 2.0, er * 1.3, w) * p["makeup"].reshape(-1, 1, 1)
+        c.paint(shadow * f32(0.85), p["shadow_rgb"], ("Heavy_Makeup",), w)
+        c.paint(c.ellipse(ex, ey, er * 1.5, er, w), np.full((n, 3), 0.97, f32), win=w)
+        c.paint(c.ellipse(ex, ey, er * 0.75, er * 0.75, w), p["iris"], win=w)
     # top hair: a cap over the head cut by the fringe line
-    cap = c.ellipse(cx, cy - ry * 0.2, rx * vol, ry * 0.95) * (1 - c.below(cy - ry * p["fringe"]))
-    c.paint(cap, p["hair_rgb"], hair_tags)
+    w = c.window(cx, cy - ry * 0.2, rx * vol, ry * 0.95)
+    cap = c.ellipse(cx, cy - ry * 0.2, rx * vol, ry * 0.95, w) * (1 - c.below(cy - ry * p["fringe"], w))
+    c.paint(cap, p["hair_rgb"], HAIR, w)
     # brows after the hair, so Male (brow thickness) is always visible
-    thick = np.where(p["male"], 0.032, 0.016).astype(np.float32)
+    thick = np.where(p["male"], 0.032, 0.016).astype(f32)
     for side in (-1, 1):
-        ex, ey = cx + side * p["eye_dx"], cy + p["eye_y"]
-        c.paint(c.ellipse(ex, ey - p["eye_r"] * 2.4, p["eye_r"] * 2.0, thick), np.full((n, 3), 0.18, np.float32),
-                ("Male",))
-    c.paint(c.ellipse(cx, cy + 0.1, 0.03, 0.07), p["skin"] * 0.82)  # nose
+        ex, ey = cx + side * p["eye_dx"], cy + p["eye_y"] - er * 2.4
+        w = c.window(ex, ey, er * 2.0, 0.032)
+        c.paint(c.ellipse(ex, ey, er * 2.0, thick, w), np.full((n, 3), 0.18, f32), ("Male",), w)
+    w = c.window(cx, cy + 0.1, 0.03, 0.07)
+    c.paint(c.ellipse(cx, cy + 0.1, 0.03, 0.07, w), p["skin"] * 0.82, win=w)  # nose
     # mouth: closed lips, or an open smile (lower half-moon) with teeth
     my, mw = cy + p["mouth_y"], p["mouth_w"]
     smile = p["smiling"].reshape(-1, 1, 1)
-    closed = c.ellipse(cx, my, mw, np.full(n, 0.032, np.float32))
-    open_ = c.ellipse(cx, my, mw * 1.1, np.full(n, 0.11, np.float32)) * c.below(my)
-    lips = np.where(smile, open_, closed)
-    natural = np.clip(p["skin"] * np.array([0.85, 0.55, 0.55], np.float32), 0, 1)
+    w = c.window(cx, my, mw * 1.5, 0.11)  # covers both mouth shapes (and the closed lips' soft ends) and the teeth
+    closed = c.ellipse(cx, my, mw, np.full(n, 0.032, f32), w)
+    open_ = c.ellipse(cx, my, mw * 1.1, np.full(n, 0.11, f32), w) * c.below(my, w)
+    natural = np.clip(p["skin"] * np.array([0.85, 0.55, 0.55], f32), 0, 1)
     lip_colour = np.where(p["lipstick"][:, None], p["lip_rgb"], natural)
-    c.paint(lips, lip_colour, ("Smiling", "Wearing_Lipstick"))
-    teeth = c.ellipse(cx, my + 0.012, mw * 0.82, np.full(n, 0.05, np.float32)) * c.below(my + 0.012) * smile
-    c.paint(teeth, np.full((n, 3), 0.96, np.float32), ("Smiling",))
+    c.paint(np.where(smile, open_, closed), lip_colour, ("Smiling", "Wearing_Lipstick"), w)
+    teeth = c.ellipse(cx, my + 0.012, mw * 0.82, np.full(n, 0.05, f32), w) * c.below(my + 0.012, w) * smile
+    c.paint(teeth, np.full((n, 3), 0.96, f32), ("Smiling",), w)
     # facial hair takes the hair colour
-    must = c.ellipse(cx, my - 0.055, mw * 1.05, np.full(n, 0.03, np.float32)) * p["mustache"].reshape(-1, 1, 1)
-    c.paint(must, p["hair_rgb"], ("Mustache", "No_Beard") + HAIR)
-    goat = c.ellipse(cx, cy + ry * 0.86, np.full(n, 0.12, np.float32), ry * 0.16) * p["goatee"].reshape(-1, 1, 1)
-    c.paint(goat, p["hair_rgb"], ("Goatee", "No_Beard") + HAIR)
+    w = c.window(cx, my - 0.055, mw * 1.05, 0.03)
+    must = c.ellipse(cx, my - 0.055, mw * 1.05, np.full(n, 0.03, f32), w) * p["mustache"].reshape(-1, 1, 1)
+    c.paint(must, p["hair_rgb"], ("Mustache", "No_Beard") + HAIR, w)
+    w = c.window(cx, cy + ry * 0.86, 0.12, ry * 0.16)
+    goat = c.ellipse(cx, cy + ry * 0.86, np.full(n, 0.12, f32), ry * 0.16, w) * p["goatee"].reshape(-1, 1, 1)
+    c.paint(goat, p["hair_rgb"], ("Goatee", "No_Beard") + HAIR, w)
     images = np.clip(c.img.transpose(1, 2, 3, 0) * 255 + 0.5, 0, 255).astype(np.uint8)
     return images, (c.influence() if influence else {})
 
 
-def attribute_masks(p: Params, size: int) -> np.ndarray:
-    """(B, 10, S, S) uint8 masks (0/255) of where each attribute can change the image."""
+def render_with_masks(p: Params, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images (B, S, S, 3) uint8 and masks (B, 10, S, S) uint8 (0/255) of where each attribute can change the image.
+
+    A mask is the union of the attribute's visible influence in the face as
+    drawn and in the same face with every optional feature present and the
+    opposite mouth state (so it covers where an absent goatee would be).
+    """
     n = len(p["cx"])
+    images = np.empty((n, size, size, 3), np.uint8)
     out = np.empty((n, len(ATTRIBUTES), size, size), np.uint8)
     for start in range(0, n, _CHUNK):
         q = take(p, np.arange(start, min(start + _CHUNK, n)))
-        _, seen = render(q, size, influence=True)
+        rows = slice(start, start + len(q["cx"]))
+        images[rows], seen = render(q, size, influence=True)
         full = dict(q)
         for key in ("goatee", "mustache", "makeup", "lipstick"):
             full[key] = np.ones_like(q[key])
         full["smiling"] = ~q["smiling"]
         _, potential = render(full, size, influence=True)
         for j, a in enumerate(ATTRIBUTES):
-            out[start:start + len(q["cx"]), j] = np.maximum(seen[a], potential[a]) > 1e-3
+            out[rows, j] = np.maximum(seen[a], potential[a]) > 1e-3
     out *= 255
-    return out
+    return images, out
+
+
+def attribute_masks(p: Params, size: int) -> np.ndarray:
+    """(B, 10, S, S) uint8 masks, see :func:`render_with_masks`."""
+    return render_with_masks(p, size)[1]
 
 
 def choose_pairs(p: Params, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
