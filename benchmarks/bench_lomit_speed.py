@@ -4,10 +4,12 @@ Measures the family's own steps the way the engine drives them (one
 discriminator update per iteration, one generator update every ``n_critic``
 iterations; Adam steps included) on random images, at the paper's 128 px
 CelebA configuration (recipes/lomit/celeba.toml: batch 8, 64 base channels,
-10 attributes) and at the tiny recipe's 64 px, plus single-image translation
-latency.  No data store is needed.
+10 attributes) and at the tiny recipe's 32 px, plus single-image translation
+latency.  No data store is needed.  ``--batch`` overrides the recipes' batch
+size (one paper-size generator step at batch 8 is several TFLOP, minutes on a
+small CPU).
 
-    python benchmarks/bench_lomit_speed.py [--device cpu|cuda] [--repeats 3] [--sizes 64,128]
+    python benchmarks/bench_lomit_speed.py [--device cpu|cuda] [--repeats 3] [--sizes 32,128] [--batch N]
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ap.add_argument("--sizes", default="64,128", help="64 uses recipes/lomit/tiny.toml, 128 recipes/lomit/celeba.toml")
+    ap.add_argument("--sizes", default="32,128", help="< 128 uses recipes/lomit/tiny.toml, 128 recipes/lomit/celeba.toml")
+    ap.add_argument("--batch", type=int, default=0, help="batch size (0: the recipe's)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     args = ap.parse_args(argv)
     if args.threads:
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         recipe = "celeba.toml" if size >= 128 else "tiny.toml"
-        r = measure(recipe, size, args.device, args.repeats)
+        r = measure(recipe, size, args.device, args.repeats, args.batch or None)
         print(r, flush=True)
         rows.append(r)
     lines = ["Training iteration = one critic update, plus one generator update every 5th iteration "
