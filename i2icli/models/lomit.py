@@ -3,7 +3,9 @@
 Paper: "Local Image-to-Image Translation via Pixelwise Highway Adaptive
 Instance Normalization" (ICLR 2019 submission; /work/shared/seeds/000_*.txt).
 Authors' code: github.com/WonwoongCho/Highway-Adaptive-Instance-Normalization
-(consulted for facts the paper leaves open; listed below).
+(the paper's link; read from its anonymous ICLR mirror
+AnonymousIclrAuthor/Highway-Adaptive-Instance-Normalization) -- consulted for
+facts the paper leaves open, listed below; no code is taken from it.
 
 Model (Sections 2-3, 5.1), all networks in one ``ModuleDict``:
 
@@ -38,8 +40,10 @@ a single term.
 Training (Section 5.2): Adam (0.5, 0.999), lr 1e-4, batch 8, the generator
 side ({Ec, Esf, Esb, co-segmentation, G}) updated once per ``n_critic = 5``
 discriminator updates, He initialisation for G/encoders and N(0, 0.02) for
-D, horizontal flips, 200k iterations, lr halved every 10k iterations from
-100k on (see the recipes).
+D, horizontal flips, 200k iterations.  The paper halves the lr every 10k
+iterations from 100k on (the public code: StepLR(10k, 0.5) after 100k); the
+engine has no step schedule, so recipes/lomit/celeba.toml uses its closest
+one, a linear decay from 100k to the end (``lr_schedule = "linear_from"``).
 
 Choices where the paper is silent (facts from the public code unless said):
 
@@ -70,8 +74,8 @@ Choices where the paper is silent (facts from the public code unless said):
   through the mask.  We keep R1 off the content encoder entirely: it is taken
   on the translation masks ``m1, m2`` recomputed from detached content codes
   (one more pass of the co-segmentation network; its batch-norm running
-  statistics are thus updated twice per generator step with the same batch).  The public code also adds R1 of the cycle and
-  intra masks; we regularise the masks the translation uses, with the paper's
+  statistics are thus updated twice per generator step with the same batch).
+  The public code also adds R1 of the cycle and intra masks; we regularise the masks the translation uses, with the paper's
   lambda_1 = 0.1 (the public config uses 1.0 over three masks).  R3 is the
   mean of the cross, cycle and intra masks (as the public code); R2 uses the
   two cross-pass foreground codes.
