@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -273,7 +274,7 @@ def test_dataset_items_are_keyed_and_exemplars_differ(tmp_path):
     for k in ("x", "y", "x_labels", "y_labels"):
         torch.testing.assert_close(a[k], b[k])
     assert a["x"].shape == (3, 32, 32) and a["x_labels"].shape == (2,)
-    exemplars = {ds.exemplar_index(3, __import__("numpy").random.default_rng(k)) for k in range(200)}
+    exemplars = {ds.exemplar_index(3, np.random.default_rng(k)) for k in range(200)}
     assert 3 not in exemplars and len(exemplars) == 11
     differ = LOMITDataset(ds.base, "differ")
     for key in range(40):
@@ -427,3 +428,68 @@ def test_two_process_ddp_training(tmp_path):
     assert result.world_size == 2 and result.iterations == 6
     lines = result.metrics.read_text().splitlines()
     assert len(lines) == 6 and "g_cyc" in lines[0] and "d_gp" in lines[-1]
+
+
+def test_interrupted_and_resumed_lomit_run_matches_uninterrupted(tmp_path):
+    import json
+
+    from i2icli.engine import TrainRequest, train
+    from i2icli.errors import TrainingError
+    from i2icli.translate import load_run
+
+    store = _faces(tmp_path / "faces.h5", count=16)
+    cfg = _engine_cfg(store, 12, "train.batch_size=2", "train.log_every=1", "train.checkpoint_every=100")
+    full, part = tmp_path / "full", tmp_path / "part"
+    train(TrainRequest(cfg=cfg, out=full, device="cpu"))
+
+    def interrupt_at_7(description, completed, total=None, **fields):
+        if completed == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingError, match="interrupted"):
+        train(TrainRequest(cfg=cfg, out=part, device="cpu"), progress=interrupt_at_7)
+    train(TrainRequest(cfg=cfg, out=part, resume="auto", device="cpu"))  # resumes at 7; a G step at 10
+
+    def losses(run):
+        recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k not in ("it_per_s", "elapsed_s")} for r in recs]
+
+    assert losses(part) == losses(full)
+    wa = load_run(full, device="cpu").family.networks.state_dict()
+    wb = load_run(part, device="cpu").family.networks.state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_cli_translate_with_exemplar_masks_and_region(tmp_path):
+    from typer.testing import CliRunner
+
+    from i2icli.cli.main import app
+    from i2icli.data.store import open_store
+    from i2icli.images import load_rgb, save_png, to_uint8
+    from i2icli.translate import prepare_image
+
+    store, result, _ = _run(tmp_path, 5)
+    s = open_store(store)
+    save_png(tmp_path / "in.png", s.image("test", 0))
+    save_png(tmp_path / "ref.png", s.image("test", 1))
+    region = np.zeros((64, 64), np.uint8)
+    region[:24] = 255
+    save_png(tmp_path / "region.png", region)
+    runner = CliRunner()
+    res = runner.invoke(app, ["translate", str(tmp_path / "in.png"), "--exemplar", str(tmp_path / "ref.png"),
+                              "--checkpoint", str(result.run_dir), "--out", str(tmp_path / "out"), "--save-masks"])
+    assert res.exit_code == 0, res.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["in__ref.png", "in__ref_mask_exemplar.png", "in__ref_mask_input.png"]
+    res = runner.invoke(app, ["translate", str(tmp_path / "in.png"), "--exemplar", str(tmp_path / "ref.png"),
+                              "--checkpoint", str(result.run_dir), "--out", str(tmp_path / "kept"),
+                              "--region", str(tmp_path / "region.png"), "--keep-background"])
+    assert res.exit_code == 0, res.output
+    out = load_rgb(tmp_path / "kept" / "in__ref.png").astype(int)
+    size = out.shape[0]
+    src = to_uint8(prepare_image(load_rgb(tmp_path / "in.png"), size)).astype(int)  # the input as translate sees it
+    below = slice(size * 24 // 64 + 2, None)  # well outside the region: the input is pasted back exactly
+    assert np.abs(out[below] - src[below]).max() <= 1
+    assert np.abs(out[: size // 4] - src[: size // 4]).max() > 10  # inside the region it is translated
+    res = runner.invoke(app, ["translate", str(tmp_path / "in.png"), "--checkpoint", str(result.run_dir)])
+    assert res.exit_code == 2 and "exemplar" in res.output
