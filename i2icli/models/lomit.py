@@ -89,8 +89,9 @@ Choices where the paper is silent (facts from the public code unless said):
   ``torch.no_grad()`` (the public code detaches them too).
 
 ``global_adain = true`` is the ablation "mask forced to one": HAdaIN becomes
-plain AdaIN with the exemplar's style over the whole image (no co-segmentation
-network is built), as in the benchmark.
+plain AdaIN with the exemplar's style over the whole image, no co-segmentation
+network is built and the mask regularisers R1-R3 (Section 4.5) are dropped;
+every other loss and setting is unchanged (benchmarks/bench_lomit_quality.py).
 """
 
 from __future__ import annotations
