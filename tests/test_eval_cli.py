@@ -1,0 +1,162 @@
+"""`i2i eval` commands end to end (CliRunner), with the tiny registered extractor and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from i2i_eval_testing import TINY, random_images, register_tiny, write_folder
+from typer.testing import CliRunner
+
+from i2icli.cli.main import app
+from i2icli.metrics import report
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    register_tiny()
+    root = tmp_path_factory.mktemp("eval")
+    gt = random_images(12, seed=1)
+    gen = [np.clip(a.astype(int) + 25, 0, 255).astype(np.uint8) for a in gt]
+    write_folder(root / "gen", gen)
+    write_folder(root / "gt", gt)
+    write_folder(root / "few", gt[:5])
+    (root / "empty").mkdir()
+    write_folder(root / "big", random_images(12, size=48, seed=3))
+    return root
+
+
+@pytest.fixture(scope="module")
+def alexnet_dir(tmp_path_factory):
+    """A weights dir holding a random AlexNet under the real name, kept tiny on disk.
+
+    Each tensor is a broadcast view of one small random vector (torch.save stores
+    only that storage); load_state_dict copies it out to the full shape.  The
+    LPIPS values are meaningless, the plumbing is real; numerical equality with
+    the lpips package is tested in test_metrics_ssim_lpips.py.
+    """
+    folder = tmp_path_factory.mktemp("weights")
+    g = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(v.shape[-1], generator=g).mul(0.1).expand(v.shape)
+             for k, v in torchvision.models.alexnet(weights=None).state_dict().items()}
+    torch.save(state, folder / "alexnet-owt-7be5be79.pth")
+    assert (folder / "alexnet-owt-7be5be79.pth").stat().st_size < 1_000_000
+    return folder
+
+
+@pytest.fixture
+def weights_with_alexnet(alexnet_dir, monkeypatch):
+    monkeypatch.setenv("I2I_WEIGHTS", str(alexnet_dir))
+    return alexnet_dir
+
+
+def invoke(*args):
+    return runner.invoke(app, ["eval", *map(str, args)])
+
+
+def test_kid_fid_is_json_and_log(sets, tmp_path):
+    log = tmp_path / "eval.jsonl"
+    common = ["--extractor", TINY, "--device", "cpu", "--cache-dir", tmp_path / "cache", "--log", log]
+    r = invoke("kid", "-g", sets / "gen", "-r", sets / "gt", *common, "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)["records"][0]
+    assert rec["metric"] == "kid" and rec["result"]["subset_size"] == 12 and rec["result"]["subsets"] == 100
+    assert rec["result"]["kid_x100_mean"] == pytest.approx(100 * rec["result"]["kid_mean"])
+    assert rec["real_features_cached"] is False
+    for key in ("extractor", "weights_file", "seed", "resize_policy", "versions", "generated", "real", "feature_layer"):
+        assert key in rec
+    assert rec["generated"]["file_format"] == "png" and rec["generated"]["image_size"] == [32, 32]
+    assert rec["versions"]["torch-fidelity"] != "not installed"
+    r2 = invoke("kid", "-g", sets / "gen", "-r", sets / "gt", *common, "--json", "--batch-size", "5")
+    rec2 = json.loads(r2.stdout)["records"][0]
+    assert rec2["real_features_cached"] is True
+    assert rec2["result"]["kid_mean"] == pytest.approx(rec["result"]["kid_mean"], abs=1e-5)
+    r = invoke("fid", "-g", sets / "gen", "-r", sets / "gt", *common)
+    assert r.exit_code == 0, r.output
+    assert "FID" in r.stdout and "appended to" in r.stdout
+    r = invoke("is", "-g", sets / "gen", "--extractor", TINY, "--device", "cpu", "--log", log, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["records"][0]["result"]["splits"] == 10
+    assert [x["metric"] for x in report.read_records(log)] == ["kid", "kid", "fid", "is"]
+
+
+def test_kid_table_output(sets, tmp_path):
+    r = invoke("kid", "-g", sets / "gen", "-r", sets / "gt", "--extractor", TINY, "--device", "cpu", "--no-cache",
+               "--no-log", "--subset-size", "6", "--subsets", "10")
+    assert r.exit_code == 0, r.output
+    assert "KID" in r.stdout and "(x100)" in r.stdout and "subset 6 x 10" in r.stdout
+
+
+def test_all_paired(sets, tmp_path, weights_with_alexnet):
+    r = invoke("all", "-g", sets / "gen", "-r", sets / "gt", "--paired", "--extractor", TINY, "--device", "cpu",
+               "--no-cache", "--log", tmp_path / "e.jsonl", "--json")
+    assert r.exit_code == 0, r.output
+    metrics = [x["metric"] for x in json.loads(r.stdout)["records"]]
+    assert metrics == ["kid", "fid", "is", "ssim", "lpips"]
+    assert len(report.read_records(tmp_path / "e.jsonl")) == 5
+
+
+def test_ssim_and_lpips_commands(sets, tmp_path, weights_with_alexnet):
+    r = invoke("ssim", "-g", sets / "gen", "-r", sets / "gt", "--no-log", "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["records"][0]["result"]
+    assert 0 < res["ssim_mean"] < 1 and res["n_pairs"] == 12 and res["data_range"] == 255
+    mask = tmp_path / "mask.png"
+    from PIL import Image
+
+    m = np.zeros((32, 32), np.uint8)
+    m[8:24, 8:24] = 255
+    Image.fromarray(m).save(mask)
+    r = invoke("ssim", "-g", sets / "gen", "-r", sets / "gt", "--mask", mask, "--mask-region", "outside", "--no-log")
+    assert r.exit_code == 0, r.output
+    assert "outside mask" in r.stdout
+    r = invoke("lpips", "--mode", "gt", "-g", sets / "gen", "-r", sets / "gt", "--device", "cpu", "--no-log")
+    assert r.exit_code == 0, r.output
+    assert "LPIPS" in r.stdout and "gt, 12 pairs" in r.stdout
+    for i in range(2):
+        write_folder(tmp_path / "div" / f"in{i}", random_images(3, seed=20 + i))
+    r = invoke("lpips", "--mode", "diversity", "-g", tmp_path / "div", "--device", "cpu", "--no-log", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["records"][0]["result"]["n_pairs"] == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["kid", "-g", "{empty}", "-r", "{gt}"], "no images"),
+    (["kid", "-g", "{gen}"], "compare --generated with --real"),
+    (["kid", "-g", "{gen}", "-r", "{gt}", "--subset-size", "20"], "exceeds the smaller set"),
+    (["ssim", "-g", "{gen}", "-r", "{few}"], "--generated has 12 images but --real has 5"),
+    (["ssim", "-g", "{gen}", "-r", "{big}"], "same size"),
+    (["lpips", "--mode", "gt", "-g", "{gen}", "-r", "{few}"], "--generated has 12 images but --real has 5"),
+    (["lpips", "--mode", "sideways", "-g", "{gen}", "-r", "{gt}"], "unknown LPIPS mode"),
+    (["ssim", "-g", "{gen}", "-r", "{gt}", "--mask-region", "around"], "inside' or 'outside"),
+    (["kid"], "give --generated"),
+])
+def test_bad_input_is_one_line_error(sets, args, message, weights_with_alexnet):
+    args = [a.format(**{k: sets / k for k in ("gen", "gt", "few", "empty", "big")}) for a in args]
+    extra = ["--extractor", TINY, "--no-cache"] if args[0] == "kid" else []
+    r = invoke(*args, *extra, "--no-log")
+    assert r.exit_code == 2, r.output
+    assert "error:" in r.stderr and message in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_unreadable_file(sets, tmp_path):
+    bad = write_folder(tmp_path / "bad", random_images(3))
+    (bad / "img001.png").write_bytes(b"\x89PNG broken")
+    r = invoke("kid", "-g", bad, "-r", sets / "gt", "--extractor", TINY, "--no-cache", "--no-log")
+    assert r.exit_code == 2 and "img001.png" in r.stderr
+
+
+def test_missing_weights_lists_files_before_reading_images(tmp_path, monkeypatch):
+    monkeypatch.setenv("I2I_WEIGHTS", str(tmp_path / "none"))
+    # inputs do not even exist: the weights check comes first
+    r = invoke("all", "-g", tmp_path / "x", "-r", tmp_path / "y", "--paired", "--no-log")
+    assert r.exit_code == 2
+    err = " ".join(r.stderr.split())
+    assert "weights-inception-2015-12-05-6726825d.pth" in err and "alexnet-owt-7be5be79.pth" in err
+    assert "https://github.com/toshas/torch-fidelity/releases" in err and str(tmp_path / "none") in err
