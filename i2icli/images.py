@@ -132,7 +132,7 @@ def to_tensor(array: np.ndarray):
     """(H,W,3) uint8 -> (3,H,W) float32 tensor in [-1, 1]."""
     import torch
 
-    t = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float()
+    t = torch.from_numpy(np.require(array, dtype=np.uint8, requirements=["C", "W"])).permute(2, 0, 1).float()
     return t.div_(127.5).sub_(1.0)
 
 

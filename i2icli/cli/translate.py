@@ -1,0 +1,64 @@
+"""``i2i translate``: translate images with a trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from i2icli.cli.common import DeviceOpt, cli_errors, console, err_console, rich_progress
+from i2icli.errors import ConfigError
+from i2icli.translate import TranslateRequest, translate_images
+
+
+@cli_errors
+def translate(
+    inputs: Annotated[list[Path], typer.Argument(help="Images and/or folders of images to translate.", show_default=False)],
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "-c", help="Run directory (or one checkpoint directory in it). Default: the most recent run.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="With no --checkpoint: the most recent run of this model.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder, or a .png file for a single image. Default: translations/.")] = None,
+    direction: Annotated[str, typer.Option("--direction", help="Direction models (U-GAT-IT): a2b or b2a.")] = "a2b",
+    exemplar: Annotated[Optional[list[Path]], typer.Option("--exemplar", "-e", help="Exemplar-guided models (LOMIT): reference image(s) or folder(s).")] = None,
+    pairing: Annotated[str, typer.Option("--pairing", help="With folders of inputs and exemplars: all (every pair) or zip (i-th with i-th).")] = "all",
+    save_maps: Annotated[bool, typer.Option("--save-attention", "--save-masks", help="Also write attention maps / masks as PNGs next to each output.")] = False,
+    mask_threshold: Annotated[Optional[float], typer.Option("--mask-threshold", help="Binarise the input mask at this value in [0, 1].")] = None,
+    region: Annotated[Optional[Path], typer.Option("--region", help="A mask PNG (white = translate) replacing the predicted input mask.")] = None,
+    keep_background: Annotated[bool, typer.Option("--keep-background", help="Paste the untouched input back outside the mask.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 8,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Translate images with a trained model.
+
+    Examples:
+
+      i2i translate photo.png --checkpoint runs/ugatit-tiny --save-attention
+
+      i2i translate selfies/ --direction b2a --out anime2selfie/
+
+      i2i translate in.png --exemplar ref.png --out out.png --save-masks --keep-background
+
+    Exits with code 1 if any input could not be read (the others are still written).
+    """
+    if direction not in ("a2b", "b2a"):
+        raise ConfigError(f"--direction {direction!r}: expected a2b or b2a")
+    if pairing not in ("all", "zip"):
+        raise ConfigError(f"--pairing {pairing!r}: expected all or zip")
+    req = TranslateRequest(
+        inputs=tuple(inputs), out=out or Path("translations"), run_dir=checkpoint, model=model,
+        direction=direction,  # type: ignore[arg-type]
+        exemplars=tuple(exemplar or ()), pairing=pairing,  # type: ignore[arg-type]
+        save_maps=save_maps, mask_threshold=mask_threshold, region=region, keep_background=keep_background,
+        batch_size=batch_size, device=device,
+    )
+    with rich_progress(transient=True) as progress:
+        result = translate_images(req, progress=progress)
+    if checkpoint is None:
+        console.print(f"using the most recent {result.model} run: {result.run_dir}")
+    console.print(f"checkpoint {result.checkpoint}")
+    console.print(f"[green]wrote {len(result.written)} image(s)[/] to {req.out}")
+    for path, why in result.failed:
+        err_console.print(f"[yellow]skipped[/] {why}")
+    if result.failed:
+        err_console.print(f"[red]{len(result.failed)} input(s) failed[/]")
+        raise typer.Exit(1)

@@ -1,0 +1,81 @@
+"""Run directories: building a run's config, naming runs, finding them again.
+
+A run directory (``runs/<model>-<recipe>-<timestamp>/`` by default) holds
+``config.toml`` (the resolved :class:`~i2icli.config.RunConfig`), ``meta.json``,
+``checkpoints/``, ``metrics.jsonl`` and ``samples/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Sequence
+
+from i2icli.config import RunConfig, read_recipe, resolve
+from i2icli.engine import checkpoint as ckpt
+from i2icli.errors import ConfigError, DataError
+from i2icli.registry import config_cls_for, get
+
+DEFAULT_RUNS_ROOT = Path("runs")
+
+
+def training_config(model: str, recipe: Path | None = None, data: str | None = None,
+                    overrides: Sequence[str] = ()) -> RunConfig:
+    """The config for ``i2i train MODEL``: the recipe (or the model's default
+    recipe), then ``--data``, then ``--set`` overrides, validated strictly."""
+    spec = get(model)
+    path = Path(recipe) if recipe is not None else spec.recipe_path()
+    raw = read_recipe(path)
+    extra = list(overrides)
+    if data is not None:
+        extra.insert(0, f"data.path={_toml_string(str(data))}")
+    return resolve(raw, config_cls_for, str(path), overrides=extra, model=model)
+
+
+def _toml_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def saved_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """The config a run was trained with (``RUN/config.toml``), plus overrides."""
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise DataError(f"{run_dir}: not a run directory (no config.toml); pass the folder `i2i train` wrote")
+    raw = read_recipe(path)
+    return resolve(raw, config_cls_for, str(path), overrides=list(overrides))
+
+
+def default_run_dir(cfg: RunConfig, root: Path = DEFAULT_RUNS_ROOT) -> Path:
+    stem = Path(cfg.recipe).stem if cfg.recipe else "run"
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{cfg.model}-{stem}-{stamp}"
+
+
+def list_runs(model: str | None = None, root: Path = DEFAULT_RUNS_ROOT) -> list[Path]:
+    """Run directories under ``root`` that have a checkpoint, oldest first (by mtime of the latest)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for d in root.iterdir():
+        if not (d / "config.toml").is_file():
+            continue
+        latest = ckpt.latest_checkpoint(d)
+        if latest is None:
+            continue
+        if model is not None:
+            try:
+                if saved_config(d).model != model:
+                    continue
+            except ConfigError:
+                continue  # a run of a model this version does not know
+        found.append((latest.stat().st_mtime, d))
+    return [d for _, d in sorted(found)]
+
+
+def latest_run(model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT) -> Path:
+    runs = list_runs(model, runs_root)
+    if not runs:
+        what = f"{model} runs" if model else "runs"
+        raise DataError(f"no trained {what} with a checkpoint under {runs_root}/; train one first or pass --checkpoint RUN_DIR")
+    return runs[-1]

@@ -1,0 +1,243 @@
+"""Inference: load a trained run and translate images, folders or image pairs.
+
+Every model goes through its family's ``translate(x, **guidance)``:
+direction models (U-GAT-IT) take ``direction="a2b"|"b2a"``, exemplar models
+(LOMIT, ...) take ``exemplar=``.  The checkpoint's ``config.toml`` says which
+model it is.
+
+Input images of any size, mode or orientation are read with
+:func:`i2icli.images.load_rgb`, resized so the shorter side equals the model's
+``data.image_size`` and centre-cropped to a square (the models were trained on
+square crops; U-GAT-IT's full generator needs exactly that size).  Unreadable
+files are reported by name and skipped.
+
+Mask controls for exemplar models that return ``mask_input`` (LOMIT):
+
+- ``region``: a user mask (white = translate) replaces the predicted input mask;
+- ``mask_threshold``: binarise the input mask at this value;
+- ``keep_background``: paste the untouched input back outside the mask, so the
+  background is preserved exactly: ``out = m * y + (1 - m) * x``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+
+from i2icli.config import RunConfig
+from i2icli.engine import checkpoint as ckpt
+from i2icli.engine.distributed import resolve_device
+from i2icli.errors import ConfigError, DataError
+from i2icli.images import is_image_path, list_images, load_rgb, save_png, to_tensor, to_uint8
+from i2icli.models.base import Family
+from i2icli.progress import OptionalProgress, report
+from i2icli.registry import ModelSpec, get
+from i2icli.runs import latest_run, saved_config
+
+__all__ = ["LoadedRun", "TranslateRequest", "TranslateResult", "latest_run", "load_run", "prepare_image",
+           "translate_images"]
+
+
+@dataclass
+class LoadedRun:
+    family: Family
+    cfg: RunConfig
+    spec: ModelSpec
+    run_dir: Path
+    checkpoint: Path
+    device: str
+
+    @property
+    def image_size(self) -> int:
+        return self.cfg.data.image_size
+
+
+def load_run(run_dir: Path, device: str = "auto", checkpoint: Path | None = None) -> LoadedRun:
+    """Build the run's model from its ``config.toml`` and load its latest (or the given) checkpoint."""
+    run_dir = Path(run_dir)
+    if (run_dir / ckpt.WEIGHTS).is_file():  # a checkpoint directory was passed
+        checkpoint, run_dir = run_dir, run_dir.parent.parent
+    cfg = saved_config(run_dir)
+    spec = get(cfg.model)
+    ck = Path(checkpoint) if checkpoint else ckpt.latest_checkpoint(run_dir)
+    if ck is None:
+        raise DataError(f"{run_dir}: no checkpoint yet (checkpoints/ is empty); train longer or pick another run")
+    dev = resolve_device(device)
+    family = spec.build(cfg)
+    ckpt.load_weights(ck, family.networks)
+    family.networks.to(dev).eval()
+    return LoadedRun(family=family, cfg=cfg, spec=spec, run_dir=run_dir, checkpoint=ck, device=dev)
+
+
+def prepare_image(array: np.ndarray, size: int) -> torch.Tensor:
+    """(H,W,3) uint8 -> (3,size,size) in [-1,1]: shorter side to ``size``, centre crop."""
+    h, w = array.shape[:2]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    img = Image.fromarray(array)
+    if (nh, nw) != (h, w):
+        img = img.resize((nw, nh), Image.Resampling.BICUBIC)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    img = img.crop((left, top, left + size, top + size))
+    return to_tensor(np.asarray(img))
+
+
+def _load_mask(path: Path, size: int) -> torch.Tensor:
+    arr = load_rgb(path).astype(np.float32).mean(axis=2) / 255.0
+    t = torch.from_numpy(arr)[None, None]
+    h, w = arr.shape
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    t = torch.nn.functional.interpolate(t, size=(nh, nw), mode="bilinear", align_corners=False)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return t[:, :, top : top + size, left : left + size].clamp(0, 1)
+
+
+@dataclass(frozen=True)
+class TranslateRequest:
+    inputs: tuple[Path, ...]
+    out: Path
+    run_dir: Path | None = None  # None: the most recent run (of ``model`` when given)
+    checkpoint: Path | None = None
+    model: str | None = None
+    direction: Literal["a2b", "b2a"] = "a2b"
+    exemplars: tuple[Path, ...] = ()
+    pairing: Literal["all", "zip"] = "all"
+    save_maps: bool = False
+    mask_threshold: float | None = None
+    region: Path | None = None
+    keep_background: bool = False
+    batch_size: int = 8
+    device: str = "auto"
+    runs_root: Path = Path("runs")
+
+
+@dataclass
+class TranslateResult:
+    run_dir: Path
+    checkpoint: Path
+    model: str
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _expand(paths: tuple[Path, ...], what: str) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise DataError(f"{p}: no images in this folder ({what})")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder ({what})")
+    return files
+
+
+def _jobs(req: TranslateRequest, inputs: list[Path], exemplars: list[Path]) -> list[tuple[Path, Path | None]]:
+    if not exemplars:
+        return [(x, None) for x in inputs]
+    if req.pairing == "zip":
+        if len(inputs) != len(exemplars):
+            raise ConfigError(f"--pairing zip needs as many exemplars as inputs ({len(exemplars)} vs {len(inputs)})")
+        return list(zip(inputs, exemplars))
+    return [(x, e) for x in inputs for e in exemplars]
+
+
+def _out_path(req: TranslateRequest, x: Path, e: Path | None, single: bool) -> Path:
+    if single and req.out.suffix.lower() == ".png":
+        return req.out
+    name = x.stem if e is None else f"{x.stem}__{e.stem}"
+    return req.out / f"{name}.png"
+
+
+def translate_images(req: TranslateRequest, progress: OptionalProgress = None) -> TranslateResult:
+    """Translate every input (x every exemplar, or zipped) and write PNGs under ``req.out``."""
+    run_dir = req.run_dir or latest_run(req.model, req.runs_root)
+    loaded = load_run(run_dir, req.device, req.checkpoint)
+    spec = loaded.spec
+    if spec.guidance == "exemplar" and not req.exemplars:
+        raise ConfigError(f"{spec.name} is exemplar-guided: pass --exemplar IMAGE_OR_FOLDER")
+    if spec.guidance != "exemplar" and (req.exemplars or req.region or req.keep_background
+                                        or req.mask_threshold is not None):
+        raise ConfigError(f"{spec.name} translates by direction; --exemplar/--region/--keep-background/--mask-threshold "
+                          "apply to exemplar-guided models")
+    if req.mask_threshold is not None and not 0.0 <= req.mask_threshold <= 1.0:
+        raise ConfigError(f"--mask-threshold {req.mask_threshold}: must lie in [0, 1]")
+    inputs = _expand(req.inputs, "inputs")
+    exemplars = _expand(req.exemplars, "exemplars")
+    jobs = _jobs(req, inputs, exemplars)
+    single = len(jobs) == 1
+    size = loaded.image_size
+    region = _load_mask(req.region, size).to(loaded.device) if req.region else None
+    result = TranslateResult(run_dir=loaded.run_dir, checkpoint=loaded.checkpoint, model=spec.name)
+    cache: dict[Path, torch.Tensor | str] = {}
+
+    def tensor_of(p: Path) -> torch.Tensor | str:
+        if p not in cache:
+            try:
+                cache[p] = prepare_image(load_rgb(p), size)
+            except DataError as exc:
+                cache[p] = str(exc)
+        return cache[p]
+
+    done = 0
+    report(progress, "translate", 0, len(jobs))
+    for start in range(0, len(jobs), req.batch_size):
+        chunk = jobs[start : start + req.batch_size]
+        ok: list[tuple[Path, Path | None, torch.Tensor, torch.Tensor | None]] = []
+        for x, e in chunk:
+            tx = tensor_of(x)
+            te = tensor_of(e) if e is not None else None
+            bad = tx if isinstance(tx, str) else te if isinstance(te, str) else None
+            if bad is not None:
+                result.failed.append((x if isinstance(tx, str) else e, bad))  # type: ignore[arg-type]
+                continue
+            ok.append((x, e, tx, te))  # type: ignore[arg-type]
+        if ok:
+            xb = torch.stack([o[2] for o in ok]).to(loaded.device)
+            with torch.no_grad():
+                if spec.guidance == "exemplar":
+                    eb = torch.stack([o[3] for o in ok]).to(loaded.device)  # type: ignore[misc]
+                    guidance = {"exemplar": eb}
+                    if region is not None:
+                        guidance["region"] = region.expand(len(ok), -1, -1, -1)
+                    outs = loaded.family.translate(xb, **guidance)
+                else:
+                    outs = loaded.family.translate(xb, direction=req.direction)
+            y = outs["output"].float()
+            mask = outs.get("mask_input")
+            if mask is not None:
+                mask = mask.float()
+                if region is not None:
+                    mask = region.expand_as(mask)
+                if req.mask_threshold is not None:
+                    mask = (mask > req.mask_threshold).float()
+                if req.keep_background:
+                    y = mask * y + (1 - mask) * xb.float()
+            for i, (x, e, _, _) in enumerate(ok):
+                path = _out_path(req, x, e, single)
+                save_png(path, to_uint8(y[i]))
+                result.written.append(path)
+                if req.save_maps:
+                    for key, value in outs.items():
+                        if key == "output" or value.dim() != 4 or value.shape[1] != 1:
+                            continue
+                        v = mask[i] if key == "mask_input" and mask is not None else value[i].float()
+                        arr = (v[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
+                        save_png(path.with_name(f"{path.stem}_{key}.png"), arr)
+        done += len(chunk)
+        report(progress, "translate", done, len(jobs))
+    return result
+
+
+def is_single_image(path: Path) -> bool:
+    return Path(path).is_file() and is_image_path(Path(path))

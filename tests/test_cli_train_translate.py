@@ -1,0 +1,131 @@
+"""CLI: `i2i train` and `i2i translate` end to end on the toy model, including bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import toy_family  # noqa: F401  (registers toy-gan before the CLI is imported)
+from i2icli.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    recipe = root / "toy.toml"
+    recipe.write_text('[model]\nname = "toy-gan"\n[data]\nimage_size = 8\nnum_workers = 0\n'
+                      '[train]\niterations = 4\nbatch_size = 2\nlog_every = 2\nsample_every = 4\ncheckpoint_every = 2\n')
+    run = root / "run"
+    res = runner.invoke(app, ["train", "toy-gan", "--recipe", str(recipe), "--data", "synthetic", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    return root, recipe, run
+
+
+def test_train_prints_plan_and_writes_run(toy_run):
+    root, recipe, run = toy_run
+    assert (run / "checkpoints" / "step_00000004" / "weights.safetensors").is_file()
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["command"][:3] == ["i2i", "train", "toy-gan"] or meta["command"][0] == "i2i"
+
+
+def test_train_resume_extends_a_finished_run(toy_run):
+    root, recipe, run = toy_run
+    res = runner.invoke(app, ["train", "toy-gan", "--out", str(run), "--resume", "auto", "--set", "train.iterations=6"])
+    assert res.exit_code == 0, res.output
+    assert (run / "checkpoints" / "step_00000006").is_dir()
+    assert "4 -> 6" in res.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "train.lr_rate=1"], "unknown key 'lr_rate'"),
+        (["--set", "train.iterations=abc"], "expected an integer"),
+        (["--gpus", "0,1"], "--nproc"),
+        (["--gpus", "zero"], "comma-separated GPU ids"),
+        (["--recipe", "missing.toml"], "recipe not found"),
+    ],
+)
+def test_train_bad_input_is_one_line_error(toy_run, tmp_path, args, message):
+    root, recipe, run = toy_run
+    base = ["train", "toy-gan", "--data", "synthetic", "--out", str(tmp_path / "x")]
+    if "--recipe" not in args:
+        base += ["--recipe", str(recipe)]
+    res = runner.invoke(app, base + args)
+    if message == "--nproc" and "CUDA" not in res.output and res.exit_code == 0:
+        pytest.skip("machine has GPUs")
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_train_refuses_to_overwrite_a_run(toy_run):
+    root, recipe, run = toy_run
+    res = runner.invoke(app, ["train", "toy-gan", "--recipe", str(recipe), "--data", "x", "--out", str(run)])
+    assert res.exit_code == 2 and "--resume auto" in res.output
+
+
+def _odd_images(folder):
+    folder.mkdir()
+    rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(folder / "wide rgb ü.png")
+    Image.fromarray(rgb[..., 0]).save(folder / "gray.png")
+    Image.fromarray(np.dstack([rgb, np.full((20, 30), 128, np.uint8)])).save(folder / "rgba.png")
+    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(folder / "sixteen.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees
+    Image.fromarray(rgb).save(folder / "rotated.jpg", exif=exif)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (folder / "empty.jpg").write_bytes(b"")
+    return folder
+
+
+def test_translate_folder_with_odd_and_broken_files(toy_run, tmp_path):
+    root, recipe, run = toy_run
+    src = _odd_images(tmp_path / "in")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["translate", str(src), "--checkpoint", str(run), "--out", str(out), "--save-attention",
+                              "--device", "cpu"])
+    assert res.exit_code == 1, res.output  # some inputs failed
+    assert "broken.png" in res.output and "empty.jpg" in res.output
+    written = sorted(p.name for p in out.iterdir())
+    for stem in ("wide rgb ü", "gray", "rgba", "sixteen", "rotated"):
+        assert f"{stem}.png" in written and f"{stem}_attention.png" in written
+        assert Image.open(out / f"{stem}.png").size == (8, 8)
+
+
+def test_translate_single_image_to_file_and_latest_run(toy_run, tmp_path, monkeypatch):
+    root, recipe, run = toy_run
+    img = tmp_path / "one.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
+    res = runner.invoke(app, ["translate", str(img), "--checkpoint", str(run), "--out", str(tmp_path / "y.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "y.png").is_file()
+    monkeypatch.chdir(root)  # runs/ does not exist here
+    res = runner.invoke(app, ["translate", str(img)])
+    assert res.exit_code == 2 and "no trained runs" in res.output
+
+
+def test_translate_rejects_exemplar_for_direction_models(toy_run, tmp_path):
+    root, recipe, run = toy_run
+    img = tmp_path / "one.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
+    res = runner.invoke(app, ["translate", str(img), "--checkpoint", str(run), "--exemplar", str(img)])
+    assert res.exit_code == 2 and "translates by direction" in res.output
+    res = runner.invoke(app, ["translate", str(tmp_path / "nope.png"), "--checkpoint", str(run)])
+    assert res.exit_code == 2 and "no such file" in res.output
+
+
+def test_help_lists_groups_and_models():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for group in ("train", "translate"):
+        assert group in res.output
+    res = runner.invoke(app, ["train", "--help"])
+    assert "toy-gan" in res.output
