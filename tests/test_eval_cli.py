@@ -160,3 +160,70 @@ def test_missing_weights_lists_files_before_reading_images(tmp_path, monkeypatch
     err = " ".join(r.stderr.split())
     assert "weights-inception-2015-12-05-6726825d.pth" in err and "alexnet-owt-7be5be79.pth" in err
     assert "https://github.com/toshas/torch-fidelity/releases" in err and str(tmp_path / "none") in err
+
+
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory):
+    """A prepared two-domain store and a (tiny, 2-iteration) run trained on it through the engine."""
+    import toy_family  # noqa: F401  (registers toy-gan, the engine's test model)
+
+    from i2icli.config import DataConfig, RunConfig, TrainConfig
+    from i2icli.data.store import StoreWriter
+    from i2icli.engine import TrainRequest, train
+
+    root = tmp_path_factory.mktemp("pairs")
+    store = root / "selfie2anime.h5"
+    with StoreWriter(store, image_size=(32, 32), domains=("selfie", "anime"), producer="test") as w:
+        for split, n in (("train", 2), ("test", 12)):
+            for d, shift in ((0, 0), (1, 60)):
+                for i, img in enumerate(random_images(n, seed=100 * d + n, shift=shift)):
+                    w.add(split, img, name=f"{split}{'AB'[d]}/{i}.png", domain=d)
+    cfg = RunConfig(model="toy-gan", model_cfg=toy_family.ToyConfig(),
+                    data=DataConfig(path=str(store), image_size=16, num_workers=0),
+                    train=TrainConfig(iterations=2, batch_size=2, log_every=1, sample_every=2, checkpoint_every=2,
+                                      sample_count=2), recipe="test")
+    train(TrainRequest(cfg=cfg, out=root / "runs" / "toy-run", device="cpu"))
+    return root
+
+
+def test_pairs_translate_cache_and_compare(pair_run):
+    register_tiny()
+    args = ["kid", "--pairs", "selfie2anime", "--runs-root", pair_run / "runs", "--extractor", TINY,
+            "--device", "cpu", "--no-cache", "--json", "--subsets", "10"]
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    run = pair_run / "runs" / "toy-run"
+    assert f"run: {run}" in r.stderr and "translated 12 test images of selfie" in r.stderr
+    rec = json.loads(r.stdout)["records"][0]
+    assert rec["pairs"] == "selfie2anime" and rec["run"] == str(run)
+    assert rec["real"]["source"].endswith("selfie2anime.h5:test/anime") and rec["real"]["count"] == 12
+    assert rec["generated"]["count"] == 12 and rec["generated"]["image_size"] == [16, 16]
+    cache = run / "eval" / "selfie2anime-step_00000002"
+    assert (cache / "complete.json").is_file() and len(list(cache.glob("*.png"))) == 12
+    assert report.read_records(run / "eval.jsonl")[-1]["metric"] == "kid"
+    r2 = invoke(*args, "--run", run)  # explicit run: cached translations reused, same number
+    assert r2.exit_code == 0, r2.output
+    assert "using cached translations" in r2.stderr and "run: " not in r2.stderr
+    assert json.loads(r2.stdout)["records"][0]["result"]["kid_mean"] == rec["result"]["kid_mean"]
+
+
+def test_unknown_pair_lists_valid_names(pair_run):
+    r = invoke("kid", "--pairs", "cat2dog", "--runs-root", pair_run / "runs", "--extractor", TINY, "--no-log")
+    assert r.exit_code == 2
+    assert "valid pairs: selfie2anime, anime2selfie" in " ".join(r.stderr.split())
+    r = invoke("kid", "--pairs", "cat2dog", "--run", pair_run / "runs" / "toy-run", "--extractor", TINY, "--no-log")
+    assert r.exit_code == 2 and "valid pairs: selfie2anime, anime2selfie" in " ".join(r.stderr.split())
+    r = invoke("kid", "--pairs", "selfie2anime", "--runs-root", pair_run / "nothing", "--extractor", TINY, "--no-log")
+    assert r.exit_code == 2 and "no trained run" in r.stderr
+
+
+def test_store_selection_as_input(pair_run):
+    register_tiny()
+    spec = f"{pair_run / 'selfie2anime.h5'}:test/anime"
+    r = invoke("fid", "-g", f"{pair_run / 'selfie2anime.h5'}:test/selfie", "-r", spec, "--extractor", TINY,
+               "--device", "cpu", "--no-cache", "--no-log", "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)["records"][0]
+    assert rec["generated"]["file_format"] == "hdf5-uint8" and rec["result"]["n_real"] == 12
+    r = invoke("fid", "-g", f"{pair_run / 'selfie2anime.h5'}:test/horse", "-r", spec, "--extractor", TINY, "--no-log")
+    assert r.exit_code == 2 and "horse" in r.stderr

@@ -142,22 +142,31 @@ def is_store_spec(spec: str) -> bool:
 
 
 def from_store(spec: str) -> ImageSet:
-    """``FILE.h5:SPLIT/DOMAIN`` through the store API of :mod:`i2icli.data.store`."""
+    """``FILE.h5:SPLIT/DOMAIN`` (or ``FILE.h5:SPLIT``) through :mod:`i2icli.data.store`.
+
+    The fingerprint is the store's content checksum plus the selection, so
+    features are never recomputed for an unchanged store.
+    """
     from i2icli.data import store as store_mod
 
-    path, split, domain = store_mod.parse_store_spec(spec)
-    images = store_mod.read_images(path, split, domain)
-    if len(images) == 0:
+    path, split, _domain = store_mod.parse_store_spec(spec)
+    if split is None:
+        raise DataError(f"{spec}: give a split (and domain), e.g. {path}:test/<domain>")
+    store, parts = store_mod.select(spec)
+    (split, idx), = parts
+    if len(idx) == 0:
         raise DataError(f"{spec}: the selection holds no images")
+    all_names = store.names(split)
+    names = [str(all_names[int(i)]) for i in idx]
+    checksum = store.provenance.get("checksum", "")
 
     def fp() -> str:
-        h = hashlib.sha256()
-        for a in images:
-            h.update(np.ascontiguousarray(a).tobytes())
+        h = hashlib.sha256(f"{checksum}|{split}|".encode())
+        h.update(np.asarray(idx, dtype=np.int64).tobytes())
         return h.hexdigest()
 
-    return ImageSet(spec, "store", [f"{split}/{domain}/{i:06d}" for i in range(len(images))],
-                    lambda i: np.ascontiguousarray(images[i]), fp, "hdf5-uint8")
+    return ImageSet(spec, "store", names, lambda i: np.ascontiguousarray(store.image(split, int(idx[i]))), fp,
+                    "hdf5-uint8")
 
 
 def resolve(spec: str | Path) -> ImageSet:
