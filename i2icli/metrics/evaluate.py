@@ -174,3 +174,52 @@ def _fidelity(req: EvalRequest, metrics: list[str], generated: inputs_mod.ImageS
                                       real=_input_record(real) if m != "is" else None,
                                       feature_layer=layer, **ident, **common))
     return out
+
+
+@dataclass(frozen=True)
+class CARequest:
+    """Classification accuracy with a trained classifier run.
+
+    Without ``generated``: the classifier's own held-out accuracy on ``held_out``
+    (default: the test split of the store it was trained on).  With
+    ``generated``: per-attribute accuracy that the images carry the targets of
+    ``exemplars`` or ``labels_csv``.
+    """
+
+    classifier: Path
+    generated: str | None = None
+    exemplars: str | None = None
+    labels_csv: Path | None = None
+    held_out: str | None = None
+    attributes: tuple[str, ...] = ()
+    device: str = "auto"
+    batch_size: int = 32
+    log: Path | None = None
+    write_log: bool = True
+
+
+def evaluate_ca(req: CARequest, progress: OptionalProgress = None) -> EvalResult:
+    from i2icli.metrics import classification as ca
+
+    clf = ca.load_classifier(req.classifier, req.device)
+    notes = [f"classifier: {clf.run_dir} ({clf.checkpoint.name}; {clf.family.init_note})"]
+    common = {"classifier": str(clf.run_dir), "checkpoint": clf.checkpoint.name, "backbone":
+              clf.family.cfg.model_cfg.backbone, "classifier_init": clf.family.init_note,
+              "image_size": clf.image_size, "resize_policy": "bilinear to the classifier's data.image_size",
+              "device": clf.device}
+    if req.generated is None:
+        spec = req.held_out or f"{clf.family.cfg.data.path}:test"
+        images = inputs_mod.resolve(spec)
+        r = ca.held_out_accuracy(clf, images, req.attributes, req.batch_size, progress)
+        rec = report.make_record("ca", r, mode="held_out", generated=None, real=_input_record(images), **common)
+    else:
+        generated = inputs_mod.resolve(req.generated)
+        exemplars = inputs_mod.resolve(req.exemplars) if req.exemplars else None
+        r = ca.attribute_accuracy(clf, generated, exemplars, req.labels_csv, req.attributes, req.batch_size, progress)
+        rec = report.make_record("ca", r, mode="exemplar" if exemplars is not None else "labels",
+                                 generated=_input_record(generated), real=_input_record(exemplars), **common)
+    log = None
+    if req.write_log:
+        log = report.log_path(req.log, clf.run_dir)
+        report.append_record(log, rec)
+    return EvalResult([rec], log, notes)

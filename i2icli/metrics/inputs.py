@@ -48,6 +48,8 @@ class ImageSet:
     _fingerprint: Callable[[], str]
     file_format: str
     _size: tuple[int, int] | None = field(default=None, repr=False)
+    attributes: tuple[str, ...] = ()  # label names, for store selections with attribute labels
+    labels: np.ndarray | None = field(default=None, repr=False)  # (N, A) uint8 in {0, 1}
 
     def __len__(self) -> int:
         return len(self.names)
@@ -165,8 +167,9 @@ def from_store(spec: str) -> ImageSet:
         h.update(np.asarray(idx, dtype=np.int64).tobytes())
         return h.hexdigest()
 
+    labels = store.labels(split)[idx] if store.attributes else None
     return ImageSet(spec, "store", names, lambda i: np.ascontiguousarray(store.image(split, int(idx[i]))), fp,
-                    "hdf5-uint8")
+                    "hdf5-uint8", attributes=tuple(store.attributes), labels=labels)
 
 
 def resolve(spec: str | Path) -> ImageSet:

@@ -1,3 +1,4 @@
 """Built-in model families; importing this package registers them."""
 
 # One import line per model family (each module calls i2icli.registry.register).
+from i2icli.models import classifier  # noqa: F401
