@@ -163,3 +163,31 @@ def test_lpips_real_weights_identical_is_zero():
     model = lp.build_lpips()
     a = random_images(2, seed=1)
     assert lp.lpips_metric(model, "gt", from_arrays(a), from_arrays(a))["lpips_mean"] == pytest.approx(0, abs=1e-7)
+
+
+def test_store_pairs_selections_for_ssim_with_region_mask(tmp_path):
+    """Synthetic-benchmark pairs: truth vs. a translation that only changed inside the region."""
+    from i2icli.data.store import StoreWriter
+
+    imgs = random_images(4, seed=30)
+    region = np.zeros((32, 32), np.uint8)
+    region[8:24, 8:24] = 255
+    truths = []
+    with StoreWriter(tmp_path / "s.h5", image_size=(32, 32), producer="test") as w:
+        for i, a in enumerate(imgs):
+            w.add("test", a, name=f"{i}.png")
+        for i in range(3):
+            t = imgs[i].copy()
+            t[8:24, 8:24] = imgs[i + 1][8:24, 8:24]
+            truths.append(t)
+            w.add_pair("test", i, i + 1, t, region)
+    truth = resolve(f"{tmp_path / 's.h5'}:test/pairs-truth")
+    inputs = resolve(f"{tmp_path / 's.h5'}:test/pairs-input")
+    assert len(truth) == 3 and np.array_equal(truth.load(1), truths[1]) and np.array_equal(inputs.load(2), imgs[2])
+    masks = resolve(f"{tmp_path / 's.h5'}:test/pairs-region")
+    # the untranslated inputs match the truth exactly outside the region (background preserved), not inside
+    outside = ss.ssim(inputs, truth, masks, "outside")
+    inside = ss.ssim(inputs, truth, masks, "inside")
+    assert outside["ssim_mean"] > 0.8 and inside["ssim_mean"] < outside["ssim_mean"] - 0.2
+    with pytest.raises(DataError, match="no ground-truth pairs"):
+        resolve(f"{tmp_path / 's.h5'}:train/pairs-truth")

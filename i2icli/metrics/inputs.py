@@ -151,6 +151,10 @@ def from_store(spec: str) -> ImageSet:
     """
     from i2icli.data import store as store_mod
 
+    head, _, sel = spec.rpartition(":")
+    split_part, _, what = sel.partition("/")
+    if what in PAIR_SELECTIONS:
+        return _from_store_pairs(head, split_part, what)
     path, split, _domain = store_mod.parse_store_spec(spec)
     if split is None:
         raise DataError(f"{spec}: give a split (and domain), e.g. {path}:test/<domain>")
@@ -170,6 +174,34 @@ def from_store(spec: str) -> ImageSet:
     labels = store.labels(split)[idx] if store.attributes else None
     return ImageSet(spec, "store", names, lambda i: np.ascontiguousarray(store.image(split, int(idx[i]))), fp,
                     "hdf5-uint8", attributes=tuple(store.attributes), labels=labels)
+
+
+# Ground-truth pairs of synthetic benchmarks (store group <split>/pairs): the
+# correct translations, their inputs and exemplars, and the regions where a
+# translation may differ from its input (white) -- for SSIM with --mask.
+PAIR_SELECTIONS = ("pairs-truth", "pairs-input", "pairs-exemplar", "pairs-region")
+
+
+def _from_store_pairs(path: str, split: str, what: str) -> ImageSet:
+    from i2icli.data.store import open_store
+
+    store = open_store(path)
+    pairs = store.pairs(split)
+    if pairs is None or len(pairs) == 0:
+        raise DataError(f"{path}:{split}/{what}: the store has no ground-truth pairs in split {split!r}")
+    spec = f"{path}:{split}/{what}"
+
+    def load(i: int) -> np.ndarray:
+        if what == "pairs-truth":
+            return np.ascontiguousarray(store.truth(split, i))
+        if what == "pairs-region":
+            return np.repeat(store.region(split, i)[..., None], 3, axis=2)
+        index = pairs.input[i] if what == "pairs-input" else pairs.exemplar[i]
+        return np.ascontiguousarray(store.image(split, int(index)))
+
+    checksum = store.provenance.get("checksum", "")
+    return ImageSet(spec, "store", [f"{split}/{what}/{i:06d}" for i in range(len(pairs))], load,
+                    lambda: hashlib.sha256(f"{checksum}|{split}|{what}".encode()).hexdigest(), "hdf5-uint8")
 
 
 def resolve(spec: str | Path) -> ImageSet:
