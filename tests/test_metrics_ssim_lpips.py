@@ -189,5 +189,5 @@ def test_store_pairs_selections_for_ssim_with_region_mask(tmp_path):
     outside = ss.ssim(inputs, truth, masks, "outside")
     inside = ss.ssim(inputs, truth, masks, "inside")
     assert outside["ssim_mean"] > 0.8 and inside["ssim_mean"] < outside["ssim_mean"] - 0.2
-    with pytest.raises(DataError, match="no ground-truth pairs"):
+    with pytest.raises(DataError, match="has no split .train."):
         resolve(f"{tmp_path / 's.h5'}:train/pairs-truth")
