@@ -196,6 +196,7 @@ def test_pairs_translate_cache_and_compare(pair_run):
     assert f"run: {run}" in r.stderr and "translated 12 test images of selfie" in r.stderr
     rec = json.loads(r.stdout)["records"][0]
     assert rec["pairs"] == "selfie2anime" and rec["run"] == str(run)
+    assert rec["checkpoint"] == "step_00000002" and rec["direction"] == "a2b"
     assert rec["real"]["source"].endswith("selfie2anime.h5:test/anime") and rec["real"]["count"] == 12
     assert rec["generated"]["count"] == 12 and rec["generated"]["image_size"] == [16, 16]
     cache = run / "eval" / "selfie2anime-step_00000002"

@@ -56,7 +56,8 @@ def status(weights_dir: WeightsDirOpt = None, as_json: JsonOpt = False) -> None:
     for col in ("file", "status", "size", "used by", "get it from (if missing)"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r.filename, "[green]present[/]" if r.present else "[red]missing[/]", _human(r.size),
+        size = _human(r.size) if r.present else core.MANIFEST[r.key].size_text
+        table.add_row(r.filename, "[green]present[/]" if r.present else "[red]missing[/]", size,
                       r.used_by, "" if r.present else r.url)
     console.print(table)
     if not all(r.present for r in rows):

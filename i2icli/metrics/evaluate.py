@@ -84,6 +84,7 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
     _check_weights(req)
     notes: list[str] = []
     run_dir = req.run
+    pair_info: dict[str, Any] = {}
     if req.pairs is not None:
         from i2icli.metrics.pairs import translate_pair
 
@@ -92,6 +93,7 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
         notes.extend(pair.notes)
         run_dir = pair.run_dir
         generated, real = pair.generated, pair.real
+        pair_info = {"checkpoint": pair.checkpoint, "direction": pair.direction}
     else:
         if req.generated is None:
             raise DataError("give --generated (a folder or FILE.h5:SPLIT/DOMAIN), or --pairs NAME")
@@ -100,7 +102,7 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
         real = inputs_mod.resolve(req.real) if req.real is not None else None
 
     common = {"seed": req.seed, "device": fidelity.resolve_device(req.device), "batch_size": req.batch_size,
-              "resize_policy": RESIZE_POLICY, "pairs": req.pairs, "run": str(run_dir) if run_dir else None}
+              "resize_policy": RESIZE_POLICY, "pairs": req.pairs, "run": str(run_dir) if run_dir else None, **pair_info}
     records: list[dict[str, Any]] = []
 
     fid_metrics = [m for m in req.metrics if m in FIDELITY_METRICS]

@@ -40,6 +40,7 @@ class PairInputs:
     real: ImageSet
     run_dir: Path
     direction: str
+    checkpoint: str  # e.g. "step_00100000"
     notes: list[str] = field(default_factory=list)
 
 
@@ -121,10 +122,10 @@ def translate_pair(name: str, run: Path | None = None, runs_root: Path = Path("r
         info = json.loads(marker.read_text())
         if info.get("count") == n_src and info.get("checkpoint") == checkpoint.name:
             notes.append(f"using cached translations in {cache} ({checkpoint.name})")
-            return PairInputs(from_folder(cache), real, run, direction, notes)
+            return PairInputs(from_folder(cache), real, run, direction, checkpoint.name, notes)
     _translate_to(cache, run, checkpoint, store_path, src, dst, direction, device, batch_size, progress)
     notes.append(f"translated {n_src} test images of {src} with {checkpoint.name} -> {cache}")
-    return PairInputs(from_folder(cache), real, run, direction, notes)
+    return PairInputs(from_folder(cache), real, run, direction, checkpoint.name, notes)
 
 
 @torch.no_grad()
