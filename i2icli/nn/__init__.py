@@ -1,0 +1,44 @@
+"""Shared network building blocks (norms, conv blocks, attention, discriminators, init).
+
+Blocks take their normalisation and activation as factories; model files in
+:mod:`i2icli.models` compose them and never copy them.
+"""
+
+from i2icli.nn.attention import CAMAttention, CAMOutput, raw_weight
+from i2icli.nn.blocks import (
+    ActFactory,
+    AdaptiveResidualBlock,
+    NormFactory,
+    ResidualBlock,
+    conv2d,
+    conv_block,
+    linear,
+)
+from i2icli.nn.discriminators import DiscriminatorOutput, UGATITDiscriminator, patchgan_receptive_field
+from i2icli.nn.init import he_std, init_kaiming_, init_normal_
+from i2icli.nn.norms import LIN, AdaLIN, clip_rho_, instance_norm, layer_instance_norm, rho_parameters
+
+__all__ = [
+    "ActFactory",
+    "AdaLIN",
+    "AdaptiveResidualBlock",
+    "CAMAttention",
+    "CAMOutput",
+    "DiscriminatorOutput",
+    "LIN",
+    "NormFactory",
+    "ResidualBlock",
+    "UGATITDiscriminator",
+    "clip_rho_",
+    "conv2d",
+    "conv_block",
+    "he_std",
+    "init_kaiming_",
+    "init_normal_",
+    "instance_norm",
+    "layer_instance_norm",
+    "linear",
+    "patchgan_receptive_field",
+    "raw_weight",
+    "rho_parameters",
+]

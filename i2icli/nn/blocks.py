@@ -1,0 +1,100 @@
+"""Generic convolutional building blocks; norms and activations are factories.
+
+``norm_layer(num_channels) -> nn.Module`` and ``activation() -> nn.Module``
+(e.g. :func:`i2icli.nn.norms.instance_norm`, ``functools.partial(nn.LeakyReLU,
+0.2)``), or ``None`` for none.  Conditional norms (AdaLIN, AdaIN, highway
+AdaIN, ...) are modules whose ``forward(x, *cond)`` takes extra tensors;
+:class:`AdaptiveResidualBlock` passes its conditioning through to them.
+
+Padding is a mode, not a layer: ``pad_mode="reflect"`` (U-GAT-IT, CycleGAN
+generators), ``"zeros"``, ``"replicate"`` or ``"circular"`` is handed to
+``nn.Conv2d(padding_mode=...)`` so the state dict holds only the conv's own
+parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal, Optional
+
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+NormFactory = Callable[[int], nn.Module]
+ActFactory = Callable[[], nn.Module]
+PadMode = Literal["reflect", "zeros", "replicate", "circular"]
+
+
+def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
+           pad_mode: PadMode = "zeros", bias: bool = True, spectral_norm: bool = False) -> nn.Conv2d:
+    """``nn.Conv2d`` with a padding mode and optional spectral normalisation (Miyato et al., 2018)."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias, padding_mode=pad_mode)
+    return _spectral_norm(conv) if spectral_norm else conv
+
+
+def linear(in_features: int, out_features: int, *, bias: bool = True, spectral_norm: bool = False) -> nn.Linear:
+    """``nn.Linear`` with optional spectral normalisation."""
+    fc = nn.Linear(in_features, out_features, bias=bias)
+    return _spectral_norm(fc) if spectral_norm else fc
+
+
+def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
+               pad_mode: PadMode = "zeros", norm_layer: Optional[NormFactory] = None,
+               activation: Optional[ActFactory] = None, bias: bool = True, spectral_norm: bool = False,
+               upsample: int = 1) -> nn.Sequential:
+    """[nearest upsample] -> conv -> [norm] -> [activation].
+
+    ``upsample=2`` gives U-GAT-IT's up-sampling block (Table 4: nearest
+    neighbour x2, then a stride-1 conv).
+    """
+    layers: list[nn.Module] = []
+    if upsample != 1:
+        layers.append(nn.Upsample(scale_factor=upsample, mode="nearest"))
+    layers.append(conv2d(in_channels, out_channels, kernel_size, stride, padding, pad_mode=pad_mode, bias=bias,
+                         spectral_norm=spectral_norm))
+    if norm_layer is not None:
+        layers.append(norm_layer(out_channels))
+    if activation is not None:
+        layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """x + [conv3x3 -> norm -> act -> conv3x3 -> norm](x)  (He et al. 2016; U-GAT-IT Table 4 "ResBlock").
+
+    ``bias`` defaults to False: a bias right before a normalisation that
+    subtracts the mean is a no-op (the authors' U-GAT-IT code also drops it).
+    """
+
+    def __init__(self, dim: int, norm_layer: NormFactory, activation: ActFactory, *,
+                 pad_mode: PadMode = "reflect", bias: bool = False):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv_block(dim, dim, 3, 1, 1, pad_mode=pad_mode, norm_layer=norm_layer, activation=activation, bias=bias),
+            conv_block(dim, dim, 3, 1, 1, pad_mode=pad_mode, norm_layer=norm_layer, bias=bias),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class AdaptiveResidualBlock(nn.Module):
+    """Residual block whose norms are conditioned: ``forward(x, *cond)``.
+
+    x + norm2(conv2(act(norm1(conv1(x), *cond))), *cond); with
+    ``norm_layer=AdaLIN`` and ``cond=(gamma, beta)`` this is U-GAT-IT's
+    "AdaResBlock" (Table 4); with an AdaIN norm it is the MUNIT/LOMIT style
+    block.
+    """
+
+    def __init__(self, dim: int, norm_layer: NormFactory, activation: ActFactory, *,
+                 pad_mode: PadMode = "reflect", bias: bool = False):
+        super().__init__()
+        self.conv1 = conv2d(dim, dim, 3, 1, 1, pad_mode=pad_mode, bias=bias)
+        self.norm1 = norm_layer(dim)
+        self.act = activation()
+        self.conv2 = conv2d(dim, dim, 3, 1, 1, pad_mode=pad_mode, bias=bias)
+        self.norm2 = norm_layer(dim)
+
+    def forward(self, x: Tensor, *cond: Tensor) -> Tensor:
+        out = self.act(self.norm1(self.conv1(x), *cond))
+        return x + self.norm2(self.conv2(out), *cond)
