@@ -65,7 +65,9 @@ def test_kid_fid_is_json_and_log(sets, tmp_path):
     r = invoke("kid", "-g", sets / "gen", "-r", sets / "gt", *common, "--json")
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout)["records"][0]
-    assert rec["metric"] == "kid" and rec["result"]["subset_size"] == 12 and rec["result"]["subsets"] == 100
+    # default protocol: the U-GAT-IT authors' disjoint blocks of <= 10 -> 12 images give 2 blocks of 6
+    assert rec["metric"] == "kid" and rec["result"]["protocol"] == "ugatit"
+    assert rec["result"]["subset_size"] == 6 and rec["result"]["subsets"] == 2
     assert rec["result"]["kid_x100_mean"] == pytest.approx(100 * rec["result"]["kid_mean"])
     assert rec["real_features_cached"] is False
     for key in ("extractor", "weights_file", "seed", "resize_policy", "versions", "generated", "real", "feature_layer"):
@@ -87,9 +89,10 @@ def test_kid_fid_is_json_and_log(sets, tmp_path):
 
 def test_kid_table_output(sets, tmp_path):
     r = invoke("kid", "-g", sets / "gen", "-r", sets / "gt", "--extractor", TINY, "--device", "cpu", "--no-cache",
-               "--no-log", "--subset-size", "6", "--subsets", "10")
+               "--no-log", "--protocol", "subsets", "--subset-size", "6", "--subsets", "10")
     assert r.exit_code == 0, r.output
-    assert "KID" in r.stdout and "(x100)" in r.stdout and "subset 6 x 10" in r.stdout
+    words = r.stdout.split()  # the table wraps cells at the terminal width
+    assert "KID" in words and "(x100)" in words and "subsets:" in words and "10" in words
 
 
 def test_all_paired(sets, tmp_path, weights_with_alexnet):
@@ -128,7 +131,9 @@ def test_ssim_and_lpips_commands(sets, tmp_path, weights_with_alexnet):
 @pytest.mark.parametrize("args, message", [
     (["kid", "-g", "{empty}", "-r", "{gt}"], "no images"),
     (["kid", "-g", "{gen}"], "compare --generated with --real"),
-    (["kid", "-g", "{gen}", "-r", "{gt}", "--subset-size", "20"], "exceeds the smaller set"),
+    (["kid", "-g", "{gen}", "-r", "{gt}", "--protocol", "subsets", "--subset-size", "20"], "exceeds the smaller set"),
+    (["kid", "-g", "{gen}", "-r", "{few}", "--subset-size", "4"], "needs at least 2 per block"),
+    (["kid", "-g", "{gen}", "-r", "{gt}", "--protocol", "bootstrap"], "unknown KID protocol"),
     (["ssim", "-g", "{gen}", "-r", "{few}"], "--generated has 12 images but --real has 5"),
     (["ssim", "-g", "{gen}", "-r", "{big}"], "same size"),
     (["lpips", "--mode", "gt", "-g", "{gen}", "-r", "{few}"], "--generated has 12 images but --real has 5"),

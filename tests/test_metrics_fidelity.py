@@ -75,9 +75,67 @@ def test_kid_near_zero_same_distribution_positive_when_shifted(tiny):
     assert k_shift["kid_mean"] > 10 * abs(k_same["kid_mean"])
     assert k_shift["kid_mean"] > 3 * k_shift["kid_std"]
     assert abs(k_same["kid_mean"]) < 2 * k_same["kid_std"]
+    b_same, b_shift = fidelity.kid(base, same, "ugatit"), fidelity.kid(base, shifted, "ugatit")
+    assert abs(b_same["kid_mean"]) < 3 * b_same["kid_std"] and b_shift["kid_mean"] > 3 * b_shift["kid_std"]
+    assert b_shift["kid_mean"] > 10 * abs(b_same["kid_mean"])
     f_same = fidelity.fid_from_features(base, same)["fid"]
     f_shift = fidelity.fid_from_features(base, shifted)["fid"]
     assert f_shift > 5 * f_same >= 0
+
+
+def _tfgan_reference(real, gen, block):
+    """Independent re-statement of TF-GAN's block KID (the U-GAT-IT authors' script), with explicit loops."""
+    real, gen = real.double().numpy(), gen.double().numpy()
+    n_blocks = -(-max(len(real), len(gen)) // block)
+
+    def split(x):
+        v, extra = divmod(len(x), n_blocks)
+        sizes = [v] * (n_blocks - extra) + [v + 1] * extra
+        out, start = [], 0
+        for s in sizes:
+            out.append(x[start:start + s])
+            start += s
+        return out
+
+    d = real.shape[1]
+    k = lambda a, b: (float(a @ b) / d + 1) ** 3  # noqa: E731
+    ests = []
+    for r, g in zip(split(real), split(gen)):
+        m, n = len(r), len(g)
+        rr = sum(k(r[i], r[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        gg = sum(k(g[i], g[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+        rg = sum(k(r[i], g[j]) for i in range(m) for j in range(n)) / (m * n)
+        ests.append(rr + gg - 2 * rg)
+    mean = sum(ests) / n_blocks
+    var = sum((e - mean) ** 2 for e in ests) / (n_blocks - 1)
+    return mean, (var / n_blocks) ** 0.5, n_blocks
+
+
+@pytest.mark.parametrize("n_gen, n_real", [(100, 100), (23, 30)])
+def test_kid_ugatit_blocks_equal_reference(n_gen, n_real):
+    g = torch.Generator().manual_seed(n_gen)
+    gen = torch.randn(n_gen, 8, generator=g)
+    real = torch.randn(n_real, 8, generator=g) + 0.3
+    r = fidelity.kid(gen, real, protocol="ugatit")
+    mean, se, n_blocks = _tfgan_reference(real, gen, 10)
+    assert r["kid_mean"] == pytest.approx(mean, rel=1e-10)
+    assert r["kid_std"] == pytest.approx(se, rel=1e-10)
+    assert r["subsets"] == n_blocks == (10 if n_gen == 100 else 3) and r["protocol"] == "ugatit"
+    assert r["kid_x100_std"] == pytest.approx(100 * se)
+
+
+def test_kid_ugatit_block_equals_torch_fidelity_mmd_on_that_block():
+    from torch_fidelity.metric_kid import kernel_mmd
+
+    g = torch.Generator().manual_seed(3)
+    gen, real = torch.randn(10, 6, generator=g), torch.randn(10, 6, generator=g)
+    one_block = fidelity.kid(gen, real, protocol="ugatit")
+    ref = kernel_mmd(gen.double().numpy(), real.double().numpy(), kid_kernel="poly", kid_kernel_poly_degree=3,
+                     kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1)
+    assert one_block["subsets"] == 1 and one_block["kid_std"] is None
+    assert one_block["kid_mean"] == pytest.approx(ref, rel=1e-10)
+    with pytest.raises(DataError, match="at least 2 per block"):
+        fidelity.kid(torch.randn(30, 6), torch.randn(5, 6), protocol="ugatit")
 
 
 def test_kid_subset_size_rules():

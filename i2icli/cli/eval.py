@@ -54,8 +54,12 @@ LogOpt = Annotated[Optional[Path], typer.Option("--log", help="eval.jsonl to app
                                                               "run, else ./eval.jsonl).")]
 NoLogOpt = Annotated[bool, typer.Option("--no-log", help="Do not append to eval.jsonl.")]
 ExtractorOpt = Annotated[str, typer.Option("--extractor", help="Feature extractor (torch-fidelity name).")]
-SubsetSizeOpt = Annotated[Optional[int], typer.Option("--subset-size", min=2, help="KID subset size (default "
-                                                                                   "min(n_generated, n_real, 1000)).")]
+SubsetSizeOpt = Annotated[Optional[int], typer.Option("--subset-size", min=2, help="KID: max block size for "
+                                                      "--protocol ugatit (default 10), subset size for subsets "
+                                                      "(default min(n_generated, n_real, 1000)).")]
+ProtocolOpt = Annotated[str, typer.Option("--protocol", help="KID protocol: ugatit (U-GAT-IT authors' script: disjoint "
+                                                             "blocks of <= 10, std = standard error) or subsets "
+                                                             "(torch-fidelity: random subsets).")]
 SubsetsOpt = Annotated[int, typer.Option("--subsets", min=1, help="Number of KID subsets.")]
 SplitsOpt = Annotated[int, typer.Option("--splits", min=1, help="IS splits.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="LPIPS mode: diversity, ref or gt (SEGIN Table I).")]
@@ -68,8 +72,11 @@ def _fmt(rec: dict) -> tuple[str, str]:
     r = rec["result"]
     m = rec["metric"]
     if m == "kid":
-        return (f"{r['kid_x100_mean']:.3f} ± {r['kid_x100_std']:.3f}  (x100)",
-                f"n_gen {r['n_generated']}, n_real {r['n_real']}, subset {r['subset_size']} x {r['subsets']}")
+        std = "n/a" if r["kid_x100_std"] is None else f"{r['kid_x100_std']:.3f}"
+        unit = "blocks" if r["protocol"] == "ugatit" else "subsets"
+        return (f"{r['kid_x100_mean']:.3f} ± {std}  (x100)",
+                f"{r['protocol']}: {r['subsets']} {unit} of <= {r['subset_size']}; n_gen {r['n_generated']}, "
+                f"n_real {r['n_real']}")
     if m == "fid":
         return f"{r['fid']:.3f}", f"n_gen {r['n_generated']}, n_real {r['n_real']}"
     if m == "is":
@@ -124,14 +131,15 @@ def _go(req: EvalRequest, as_json: bool) -> None:
 @app.command("kid")
 @cli_errors
 def kid(generated: GeneratedOpt = None, real: RealOpt = None, pairs: PairsOpt = None, run: RunOpt = None,
-        runs_root: RunsRootOpt = Path("runs"), subset_size: SubsetSizeOpt = None,
+        runs_root: RunsRootOpt = Path("runs"), protocol: ProtocolOpt = "ugatit", subset_size: SubsetSizeOpt = None,
         subsets: SubsetsOpt = fidelity.KID_SUBSETS, extractor: ExtractorOpt = fidelity.INCEPTION,
         weights_dir: WeightsDirOpt = None, device: DeviceOpt = "auto", batch_size: BatchOpt = 50,
         seed: SeedOpt = fidelity.DEFAULT_SEED, no_cache: NoCacheOpt = False, cache_dir: CacheDirOpt = None,
         log: LogOpt = None, no_log: NoLogOpt = False, as_json: JsonOpt = False) -> None:
     """Kernel Inception Distance x100 ± std x100 (U-GAT-IT Table 3)."""
     _go(_request(["kid"], generated, real, pairs, run, runs_root, weights_dir, device, batch_size, seed, no_cache,
-                 cache_dir, log, no_log, extractor=extractor, kid_subset_size=subset_size, kid_subsets=subsets),
+                 cache_dir, log, no_log, extractor=extractor, kid_protocol=protocol, kid_subset_size=subset_size,
+                 kid_subsets=subsets),
         as_json)
 
 
@@ -210,11 +218,11 @@ def all_(generated: GeneratedOpt = None, real: RealOpt = None, pairs: PairsOpt =
          runs_root: RunsRootOpt = Path("runs"),
          paired: Annotated[bool, typer.Option("--paired", help="--real is ground truth for --generated (same "
                                                                "order): add SSIM and LPIPS gt.")] = False,
-         extractor: ExtractorOpt = fidelity.INCEPTION, weights_dir: WeightsDirOpt = None,
+         protocol: ProtocolOpt = "ugatit", extractor: ExtractorOpt = fidelity.INCEPTION, weights_dir: WeightsDirOpt = None,
          device: DeviceOpt = "auto", batch_size: BatchOpt = 50, seed: SeedOpt = fidelity.DEFAULT_SEED,
          no_cache: NoCacheOpt = False, cache_dir: CacheDirOpt = None, log: LogOpt = None, no_log: NoLogOpt = False,
          as_json: JsonOpt = False) -> None:
     """KID, FID and IS from one feature pass; with --paired also SSIM and LPIPS gt."""
     metrics = ["kid", "fid", "is"] + (["ssim", "lpips"] if paired else [])
     _go(_request(metrics, generated, real, pairs, run, runs_root, weights_dir, device, batch_size, seed, no_cache,
-                 cache_dir, log, no_log, extractor=extractor), as_json)
+                 cache_dir, log, no_log, extractor=extractor, kid_protocol=protocol), as_json)

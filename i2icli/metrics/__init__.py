@@ -2,7 +2,8 @@
 
 Stable result keys (the CLI formats them; eval.jsonl stores them):
 
-- KID: ``kid_mean, kid_std, kid_x100_mean, kid_x100_std, n_generated, n_real, subset_size, subsets, seed``
+- KID: ``kid_mean, kid_std, kid_x100_mean, kid_x100_std, n_generated, n_real, subset_size, subsets, protocol,
+  std_kind`` (+ ``seed`` for the ``subsets`` protocol)
 - FID: ``fid, n_generated, n_real``
 - IS: ``is_mean, is_std, n_generated, splits, seed``
 - SSIM: ``ssim_mean, ssim_std, n_pairs, win_size, data_range, gaussian_weights, mask, mask_region``

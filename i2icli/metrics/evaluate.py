@@ -42,7 +42,8 @@ class EvalRequest:
     weights_dir: Path | None = None
     device: str = "auto"
     batch_size: int = 50
-    kid_subset_size: int | None = None
+    kid_protocol: str = "ugatit"
+    kid_subset_size: int | None = None  # ugatit: max block size (10); subsets: subset size (min(n, 1000))
     kid_subsets: int = fidelity.KID_SUBSETS
     is_splits: int = fidelity.IS_SPLITS
     seed: int = fidelity.DEFAULT_SEED
@@ -164,9 +165,11 @@ def _fidelity(req: EvalRequest, metrics: list[str], generated: inputs_mod.ImageS
         layer = fidelity.feature_layer(req.extractor, _LAYER_METRIC[m])
         if m == "kid":
             assert f_real is not None
-            r = fidelity.kid_from_features(f_gen[layer], f_real[layer], req.kid_subset_size, req.kid_subsets,
-                                           req.seed)
-            r["subset_size_rule"] = "given" if req.kid_subset_size else "min(n_generated, n_real, 1000)"
+            r = fidelity.kid(f_gen[layer], f_real[layer], req.kid_protocol, req.kid_subset_size, req.kid_subsets,
+                             req.seed)
+            r["subset_size_rule"] = "given" if req.kid_subset_size else (
+                "blocks of <= 10 (U-GAT-IT authors' script)" if req.kid_protocol == "ugatit"
+                else "min(n_generated, n_real, 1000)")
         elif m == "fid":
             assert f_real is not None
             r = fidelity.fid_from_features(f_gen[layer], f_real[layer])
