@@ -70,7 +70,7 @@ def build_lpips(alexnet_state: dict | None = None, weights_dir: str | os.PathLik
     return model.eval().to(device)
 
 
-def _to_input(batch: np.ndarray, device: str) -> torch.Tensor:
+def _to_input(batch: np.ndarray, device: torch.device | str) -> torch.Tensor:
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(device)
 
 
@@ -78,7 +78,7 @@ def _to_input(batch: np.ndarray, device: str) -> torch.Tensor:
 def paired_distances(model: torch.nn.Module, a: ImageSet, b: ImageSet, batch_size: int = 16,
                      progress: OptionalProgress = None, description: str = "lpips") -> np.ndarray:
     """LPIPS(a[i], b[i]) for every i, float64 (N,)."""
-    device = next(model.parameters()).device.type
+    device = next(model.parameters()).device
     out = []
     b_batches = b.batches(batch_size)
     for (start, xa), (_, xb) in zip(a.batches(batch_size), b_batches):

@@ -44,6 +44,7 @@ def make_record(metric: str, result: dict[str, Any], **settings: Any) -> dict[st
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "result": result,
         **settings,
+        "cwd": str(Path.cwd()),  # relative paths in the record are relative to this
         "versions": package_versions(),
     }
 
