@@ -209,7 +209,7 @@ def verify(name: str, path: Path) -> None:
     # torch-fidelity's constructor loads the file strictly (every key and shape): that is the check.
     try:
         FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
-    except RuntimeError as exc:
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: does not load into torch-fidelity's Inception ({str(exc).splitlines()[0]}); "
                            f"get {w.filename} from {w.url}") from None
 
@@ -294,6 +294,17 @@ def load_vgg19_features(directory: str | os.PathLike | None = None, device: str 
     features = net.features.to(device).eval()
     features.requires_grad_(False)
     return features
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def imagenet_normalize(x):
+    """(B,3,H,W) images in [-1, 1] -> the ImageNet-normalised input torchvision's VGG/ResNet/AlexNet expect."""
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return ((x + 1) / 2 - mean) / std
 
 
 def load_torchvision_classifier(arch: Literal["resnet18", "inception_v3"],

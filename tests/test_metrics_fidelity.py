@@ -182,6 +182,12 @@ def test_inception_without_weights_is_one_clear_error(tmp_path):
     assert str(tmp_path) in msg and "\n" not in msg
 
 
+def test_damaged_inception_file_is_a_weights_error(tmp_path):
+    (tmp_path / "weights-inception-2015-12-05-6726825d.pth").write_bytes(b"truncated download")
+    with pytest.raises(WeightsError, match="damaged or not torch-fidelity's Inception"):
+        fidelity.create_extractor(fidelity.INCEPTION, ("fid",), weights_dir=tmp_path, device="cpu")
+
+
 def test_unknown_extractor_refused():
     with pytest.raises(I2IError, match="never downloads|download"):
         fidelity.create_extractor("vgg16", ("fid",), device="cpu")

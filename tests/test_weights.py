@@ -139,3 +139,20 @@ def test_cli_status_and_import(tmp_path, toy_entry):
     assert r.exit_code == 0 and "present" in r.output and "missing" in r.output
     r = runner.invoke(app, ["weights", "import", str(tmp_path / "nope.pth"), "--weights-dir", str(tmp_path / "w")])
     assert r.exit_code == 2 and "error:" in r.output and "no such file" in r.output
+
+
+def test_imagenet_normalize():
+    x = torch.tensor([-1.0, 0.0, 1.0]).view(1, 3, 1, 1)
+    y = weights.imagenet_normalize(x)
+    expected = [(0.0 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (1.0 - 0.406) / 0.225]
+    torch.testing.assert_close(y.flatten(), torch.tensor(expected))
+
+
+@pytest.mark.weights
+def test_present_real_files_verify():
+    """Every manifest file present in the weights directory passes its hash/structure check."""
+    present = [w for w in weights.MANIFEST.values() if weights.find(w.key) is not None]
+    if not present:
+        pytest.skip("no pretrained weight files in " + str(weights.weights_dir()))
+    for w in present:
+        weights.verify(w.key, weights.find(w.key))

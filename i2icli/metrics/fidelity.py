@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from i2icli.errors import DataError, I2IError
+from i2icli.errors import DataError, I2IError, WeightsError
 from i2icli.metrics.inputs import ImageSet
 from i2icli.progress import OptionalProgress, report
 
@@ -139,9 +139,10 @@ def create_extractor(name: str = INCEPTION, metrics: tuple[str, ...] = ("fid", "
         path = weights.require("inception-fidelity", directory=weights_dir)["inception-fidelity"]
         try:
             module = cls(name, list(layers), feature_extractor_weights_path=str(path))
-        except RuntimeError as exc:
-            raise I2IError(f"{path}: does not load into torch-fidelity's Inception ({str(exc).splitlines()[0]}); "
-                           "replace it with `i2i weights import FILE`") from None
+        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+            first = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+            raise WeightsError(f"{path}: damaged or not torch-fidelity's Inception weights ({first}); replace it "
+                               "with `i2i weights import FILE`") from None
         weights_file = path.name
     else:
         module = cls(name, list(layers))
