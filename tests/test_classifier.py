@@ -51,8 +51,7 @@ def cfg_for(recipe, store, *extra):
                    model="classifier")
 
 
-@pytest.mark.parametrize("recipe", ["default.toml", pytest.param("inception.toml", marks=pytest.mark.slow),
-                                    "tiny.toml"])
+@pytest.mark.parametrize("recipe", ["default.toml", "inception.toml", "tiny.toml"])
 def test_builds_from_each_recipe_and_steps(recipe, store):
     cfg = cfg_for(recipe, store, "data.image_size=32")
     fam = get("classifier").build(cfg)
@@ -212,9 +211,8 @@ def test_ca_refuses_non_classifier_run(tmp_path):
     assert r.exit_code == 2 and "not a run directory" in r.stderr
 
 
-@pytest.mark.slow
 def test_classifier_learns_easy_attributes(store, tmp_path):
-    """30 ResNet-18 steps (about 100 s on a loaded 2-core CPU): held-out accuracy on two easy attributes."""
+    """30 ResNet-18 steps (about 10 s single-threaded): held-out accuracy on two easy attributes."""
     run = train_cli(store, tmp_path / "clf30", 30)
     r = runner.invoke(app, ["eval", "ca", "--classifier", str(run), "--device", "cpu", "--json", "--no-log"])
     assert json.loads(r.stdout)["records"][0]["result"]["accuracy_mean"] >= 0.85
