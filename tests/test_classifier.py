@@ -11,7 +11,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from i2icli.cli.main import app
 from i2icli.config import read_recipe, resolve
 from i2icli.data.store import StoreWriter
 from i2icli.errors import ConfigError
@@ -19,6 +18,14 @@ from i2icli.models.base import Nets
 from i2icli.registry import RECIPES_DIR, config_cls_for, get
 
 runner = CliRunner()
+
+
+def app():
+    """The CLI, imported lazily: the train command group is built from the registry at import time, and other
+    test modules register their toy models before importing it (collection imports every test module first)."""
+    from i2icli.cli.main import app as root
+
+    return root
 ATTRS = ("bright", "red")
 
 
@@ -99,7 +106,7 @@ def test_unknown_attribute_and_backbone(store):
 
 
 def train_cli(store, out, iterations):
-    r = runner.invoke(app, ["train", "classifier", "--recipe", str(RECIPES_DIR / "classifier" / "tiny.toml"),
+    r = runner.invoke(app(), ["train", "classifier", "--recipe", str(RECIPES_DIR / "classifier" / "tiny.toml"),
                             "--data", str(store), "--out", str(out), "--device", "cpu",
                             "--set", f"train.iterations={iterations}", "--set", f"train.checkpoint_every={iterations}",
                             "--set", f"train.sample_every={iterations}", "--set", "train.log_every=1"])
@@ -133,7 +140,7 @@ def _direct(run, images):
 def test_train_cli_and_held_out_accuracy(trained, store):
     recs = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
     assert recs[-1]["iteration"] == 2 and recs[-1]["imagenet_init"] == 0.0
-    r = runner.invoke(app, ["eval", "ca", "--classifier", str(trained), "--device", "cpu", "--json"])
+    r = runner.invoke(app(), ["eval", "ca", "--classifier", str(trained), "--device", "cpu", "--json"])
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout)["records"][0]
     res = rec["result"]
@@ -161,7 +168,7 @@ def test_ca_transfer_with_exemplars_and_labels(trained, store, tmp_path):
     common = ["--classifier", str(trained), "--device", "cpu", "--no-log", "--json"]
     p_gen, p_ex = _direct(trained, gen), _direct(trained, ex)
 
-    r = runner.invoke(app, ["eval", "ca", "--generated", str(tmp_path / "gen"), "--exemplars", str(tmp_path / "ex"),
+    r = runner.invoke(app(), ["eval", "ca", "--generated", str(tmp_path / "gen"), "--exemplars", str(tmp_path / "ex"),
                             *common])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)["records"][0]["result"]
@@ -169,13 +176,13 @@ def test_ca_transfer_with_exemplars_and_labels(trained, store, tmp_path):
     expected = ((p_gen >= 0.5) == (p_ex >= 0.5)).mean(axis=0)
     assert [res["per_attribute"][a] for a in ATTRS] == pytest.approx(expected.tolist())
 
-    r = runner.invoke(app, ["eval", "ca", "--generated", str(tmp_path / "gen"), "--exemplars", str(tmp_path / "ex"),
+    r = runner.invoke(app(), ["eval", "ca", "--generated", str(tmp_path / "gen"), "--exemplars", str(tmp_path / "ex"),
                             "--attributes", "red", *common])
     assert list(json.loads(r.stdout)["records"][0]["result"]["per_attribute"]) == ["red"]
 
     csv = tmp_path / "labels.csv"
     csv.write_text("file,red,bright\n" + "".join(f"img{i:03d}.png,{rr},{b}\n" for i, (b, rr) in enumerate(ex_labels)))
-    r = runner.invoke(app, ["eval", "ca", "--generated", str(tmp_path / "gen"), "--labels", str(csv), *common])
+    r = runner.invoke(app(), ["eval", "ca", "--generated", str(tmp_path / "gen"), "--labels", str(csv), *common])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)["records"][0]["result"]
     expected = ((p_gen >= 0.5) == (np.array(ex_labels) == 1)).mean(axis=0)
@@ -187,7 +194,7 @@ def test_ca_transfer_with_exemplars_and_labels(trained, store, tmp_path):
     with open_store(store) as s:
         store_imgs, store_labels = [s.image("test", i) for i in range(24)], s.labels("test")
     write_folder(tmp_path / "gen24", store_imgs[::-1])
-    r = runner.invoke(app, ["eval", "ca", "--generated", str(tmp_path / "gen24"), "--exemplars", f"{store}:test",
+    r = runner.invoke(app(), ["eval", "ca", "--generated", str(tmp_path / "gen24"), "--exemplars", f"{store}:test",
                             *common])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)["records"][0]["result"]
@@ -202,17 +209,17 @@ def test_ca_transfer_with_exemplars_and_labels(trained, store, tmp_path):
         (["--generated", str(tmp_path / "gen")], "--exemplars"),
         (["--generated", str(tmp_path / "gen24"), "--labels", str(csv)], "no row for generated file"),
     ]:
-        r = runner.invoke(app, ["eval", "ca", *args, *common])
+        r = runner.invoke(app(), ["eval", "ca", *args, *common])
         assert r.exit_code == 2 and message in r.stderr, r.output
 
 
 def test_ca_refuses_non_classifier_run(tmp_path):
-    r = runner.invoke(app, ["eval", "ca", "--classifier", str(tmp_path), "--no-log"])
+    r = runner.invoke(app(), ["eval", "ca", "--classifier", str(tmp_path), "--no-log"])
     assert r.exit_code == 2 and "not a run directory" in r.stderr
 
 
 def test_classifier_learns_easy_attributes(store, tmp_path):
     """30 ResNet-18 steps (about 10 s single-threaded): held-out accuracy on two easy attributes."""
     run = train_cli(store, tmp_path / "clf30", 30)
-    r = runner.invoke(app, ["eval", "ca", "--classifier", str(run), "--device", "cpu", "--json", "--no-log"])
+    r = runner.invoke(app(), ["eval", "ca", "--classifier", str(run), "--device", "cpu", "--json", "--no-log"])
     assert json.loads(r.stdout)["records"][0]["result"]["accuracy_mean"] >= 0.85

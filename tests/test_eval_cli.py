@@ -11,10 +11,17 @@ import torchvision
 from i2i_eval_testing import TINY, random_images, register_tiny, write_folder
 from typer.testing import CliRunner
 
-from i2icli.cli.main import app
 from i2icli.metrics import report
 
 runner = CliRunner()
+
+
+def app():
+    """The CLI, imported lazily: the train command group is built from the registry at import time, and other
+    test modules register their toy models before importing it (collection imports every test module first)."""
+    from i2icli.cli.main import app as root
+
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +63,7 @@ def weights_with_alexnet(alexnet_dir, monkeypatch):
 
 
 def invoke(*args):
-    return runner.invoke(app, ["eval", *map(str, args)])
+    return runner.invoke(app(), ["eval", *map(str, args)])
 
 
 def test_kid_fid_is_json_and_log(sets, tmp_path):

@@ -10,10 +10,17 @@ import torch
 from typer.testing import CliRunner
 
 from i2icli import weights
-from i2icli.cli.main import app
 from i2icli.errors import WeightsError
 
 runner = CliRunner()
+
+
+def app():
+    """The CLI, imported lazily: the train command group is built from the registry at import time, and other
+    test modules register their toy models before importing it (collection imports every test module first)."""
+    from i2icli.cli.main import app as root
+
+    return root
 
 
 def test_manifest_names_and_hash_prefixes_match_file_names():
@@ -127,17 +134,17 @@ def test_inception_file_is_checked_structurally(tmp_path):
 
 def test_cli_status_and_import(tmp_path, toy_entry):
     payload, entry = toy_entry
-    r = runner.invoke(app, ["weights", "status", "--weights-dir", str(tmp_path / "w"), "--json"])
+    r = runner.invoke(app(), ["weights", "status", "--weights-dir", str(tmp_path / "w"), "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["weights_dir"] == str(tmp_path / "w")
     assert {f["file"] for f in data["files"] if not f["present"]} >= {"vgg19-dcbb9e9d.pth", entry.filename}
-    r = runner.invoke(app, ["weights", "import", str(payload), "--weights-dir", str(tmp_path / "w")])
+    r = runner.invoke(app(), ["weights", "import", str(payload), "--weights-dir", str(tmp_path / "w")])
     assert r.exit_code == 0, r.output
     assert "copied" in r.output
-    r = runner.invoke(app, ["weights", "status", "--weights-dir", str(tmp_path / "w")])
+    r = runner.invoke(app(), ["weights", "status", "--weights-dir", str(tmp_path / "w")])
     assert r.exit_code == 0 and "present" in r.output and "missing" in r.output
-    r = runner.invoke(app, ["weights", "import", str(tmp_path / "nope.pth"), "--weights-dir", str(tmp_path / "w")])
+    r = runner.invoke(app(), ["weights", "import", str(tmp_path / "nope.pth"), "--weights-dir", str(tmp_path / "w")])
     assert r.exit_code == 2 and "error:" in r.output and "no such file" in r.output
 
 
