@@ -223,3 +223,16 @@ def test_classifier_learns_easy_attributes(store, tmp_path):
     run = train_cli(store, tmp_path / "clf30", 30)
     r = runner.invoke(app(), ["eval", "ca", "--classifier", str(run), "--device", "cpu", "--json", "--no-log"])
     assert json.loads(r.stdout)["records"][0]["result"]["accuracy_mean"] >= 0.85
+
+
+@pytest.mark.slow
+def test_classifier_trains_with_two_process_gloo_ddp(store, tmp_path):
+    """The classifier goes through the engine's DDP like every model (about 25 s: process start-up)."""
+    from i2icli.engine import TrainRequest, train
+
+    cfg = cfg_for("tiny.toml", store, "train.iterations=4", "train.checkpoint_every=4", "train.sample_every=4",
+                  "train.log_every=2", "train.batch_size=4")
+    result = train(TrainRequest(cfg=cfg, out=tmp_path / "run", device="cpu", nproc=2))
+    assert result.world_size == 2 and result.iterations == 4
+    recs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in recs] == [2, 4] and all(np.isfinite(r["bce"]) for r in recs)
