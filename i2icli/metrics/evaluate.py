@@ -105,6 +105,7 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
     common = {"seed": req.seed, "device": fidelity.resolve_device(req.device), "batch_size": req.batch_size,
               "resize_policy": RESIZE_POLICY, "pairs": req.pairs, "run": str(run_dir) if run_dir else None, **pair_info}
     records: list[dict[str, Any]] = []
+    same_size = {**common, "resize_policy": "none: image pairs compared at their stored size"}
 
     fid_metrics = [m for m in req.metrics if m in FIDELITY_METRICS]
     if fid_metrics:
@@ -115,7 +116,7 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
         masks = inputs_mod.resolve_mask(req.mask) if req.mask else None
         r = ssim_mod.ssim(generated, real, masks, req.mask_region, progress)
         records.append(report.make_record("ssim", r, generated=_input_record(generated), real=_input_record(real),
-                                          pairing="by sorted name", **common))
+                                          pairing="by sorted name", **same_size))
     if "lpips" in req.metrics:
         model = lpips_mod.build_lpips(weights_dir=req.weights_dir, device=common["device"])
         if req.lpips_mode == "diversity":
@@ -135,7 +136,7 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
 
         records.append(report.make_record("lpips", r, generated=gen_rec, real=real_rec,
                                           weights_file=weights.MANIFEST["alexnet"].filename,
-                                          linear_weights="lpips package v0.1 alex.pth", **common))
+                                          linear_weights="lpips package v0.1 alex.pth", **same_size))
 
     log = None
     if req.write_log:
