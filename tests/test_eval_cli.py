@@ -240,3 +240,30 @@ def test_store_selection_as_input(pair_run):
     assert rec["generated"]["file_format"] == "hdf5-uint8" and rec["result"]["n_real"] == 12
     r = invoke("fid", "-g", f"{pair_run / 'selfie2anime.h5'}:test/horse", "-r", spec, "--extractor", TINY, "--no-log")
     assert r.exit_code == 2 and "horse" in r.stderr
+
+
+def test_pairs_on_a_cyclegan_folder_tree(tmp_path):
+    """Runs trained on testA/testB folders: domains named by the folder (horse2zebra -> horse, zebra)."""
+    import toy_family  # noqa: F401
+
+    from i2icli.config import DataConfig, RunConfig, TrainConfig
+    from i2icli.engine import TrainRequest, train
+
+    register_tiny()
+    data = tmp_path / "horse2zebra"
+    for sub, shift in (("trainA", 0), ("trainB", 50), ("testA", 0), ("testB", 50)):
+        write_folder(data / sub, random_images(11 if sub.startswith("test") else 2, seed=len(sub), shift=shift))
+    cfg = RunConfig(model="toy-gan", model_cfg=toy_family.ToyConfig(),
+                    data=DataConfig(path=str(data), image_size=16, num_workers=0),
+                    train=TrainConfig(iterations=2, batch_size=2, log_every=1, sample_every=2, checkpoint_every=2,
+                                      sample_count=2), recipe="test")
+    run = tmp_path / "runs" / "toy"
+    train(TrainRequest(cfg=cfg, out=run, device="cpu"))
+    r = invoke("fid", "--pairs", "zebra2horse", "--run", run, "--extractor", TINY, "--device", "cpu", "--no-cache",
+               "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)["records"][0]
+    assert rec["direction"] == "b2a" and rec["real"]["source"] == str(data / "testA")
+    assert rec["result"]["n_generated"] == 11 and (run / "eval" / "zebra2horse-step_00000002").is_dir()
+    r = invoke("fid", "--pairs", "horse2cat", "--runs-root", tmp_path / "runs", "--extractor", TINY, "--no-log")
+    assert r.exit_code == 2 and "valid pairs: horse2zebra, zebra2horse" in " ".join(r.stderr.split())

@@ -6,6 +6,10 @@ of the run, else the store's first two), the valid names are ``A2B`` and
 latest checkpoint and compare the results with the test split of domain B, as
 U-GAT-IT Table 3 does (100 test images per domain there).
 
+- Datasets: a prepared store (test split of each domain), or a CycleGAN
+  folder tree (``testA/``, ``testB/``) whose domains are named by
+  ``data.domains``, else by the folder name when it reads ``X2Y``
+  (``selfie2anime/`` -> selfie, anime), else ``A`` and ``B``.
 - Run: ``--run RUN_DIR``, or else the most recent run under ``--runs-root``
   whose dataset has those domains (the CLI prints which one).
 - Inputs are resized/cropped to the run's ``data.image_size`` exactly as
@@ -44,19 +48,52 @@ class PairInputs:
     notes: list[str] = field(default_factory=list)
 
 
-def _domains(cfg) -> tuple[Path, tuple[str, ...]]:
+@dataclass(frozen=True)
+class PairData:
+    """The two test domains of a run's dataset: a store, or a CycleGAN folder tree (testA/ testB/)."""
+
+    path: Path
+    domains: tuple[str, str]
+    kind: str  # "store" or "folder"
+
+    def test_set(self, domain: str) -> ImageSet:
+        if self.kind == "store":
+            return from_store(f"{self.path}:test/{domain}")
+        return from_folder(self.path / f"test{'AB'[self.domains.index(domain)]}")
+
+    def describe(self, domain: str) -> str:
+        if self.kind == "store":
+            return f"{self.path}:test/{domain}"
+        return str(self.path / f"test{'AB'[self.domains.index(domain)]}")
+
+
+def _folder_domain_names(cfg, path: Path) -> tuple[str, str]:
+    """``data.domains``, else the two halves of a folder named like ``selfie2anime``, else ("A", "B")."""
+    if len(cfg.data.domains) == 2:
+        return tuple(cfg.data.domains)
+    parts = path.name.split("2")
+    if len(parts) == 2 and all(parts) and parts[0] != parts[1]:
+        return parts[0], parts[1]
+    return "A", "B"
+
+
+def _domains(cfg) -> PairData:
     from i2icli.data.store import open_store
 
     path = Path(cfg.data.path)
+    if path.is_dir():
+        if not ((path / "testA").is_dir() and (path / "testB").is_dir()):
+            raise DataError(f"{path}: --pairs needs testA/ and testB/ in a folder dataset")
+        return PairData(path, _folder_domain_names(cfg, path), "folder")
     if path.suffix.lower() not in (".h5", ".hdf5"):
-        raise DataError(f"the run's dataset {cfg.data.path!r} is not a prepared store; --pairs needs one "
-                        "(i2i prepare ...); compare folders with --generated/--real instead")
+        raise DataError(f"the run's dataset {cfg.data.path!r} is neither a prepared store nor a folder with "
+                        "testA/ testB/; compare folders with --generated/--real instead")
     with open_store(path) as store:
         domains = tuple(store.domains)
     chosen = tuple(cfg.data.domains) or domains[:2]
     if len(chosen) != 2:
         raise DataError(f"{path}: --pairs needs two domains, the store has {', '.join(domains) or 'none'}")
-    return path, chosen
+    return PairData(path, chosen, "store")
 
 
 def pair_names(domains: tuple[str, str]) -> list[str]:
@@ -82,7 +119,7 @@ def find_run(name: str, runs_root: Path) -> Path:
     seen: list[str] = []
     for run in reversed(list_runs(None, runs_root)):
         try:
-            _, domains = _domains(saved_config(run))
+            domains = _domains(saved_config(run)).domains
         except (DataError, ConfigError):
             continue
         if name in pair_names(domains):
@@ -96,7 +133,7 @@ def find_run(name: str, runs_root: Path) -> Path:
 
 def translate_pair(name: str, run: Path | None = None, runs_root: Path = Path("runs"), device: str = "auto",
                    batch_size: int = 16, progress: OptionalProgress = None) -> PairInputs:
-    from i2icli.data.store import open_store
+    from i2icli.engine import checkpoint as ckpt
     from i2icli.runs import saved_config
 
     notes = []
@@ -105,33 +142,29 @@ def translate_pair(name: str, run: Path | None = None, runs_root: Path = Path("r
         notes.append(f"run: {run} (latest run under {runs_root}/ with pair {name})")
     run = Path(run)
     cfg = saved_config(run)
-    store_path, domains = _domains(cfg)
-    src, dst, direction = parse_pair(name, domains, f"run {run} (dataset {store_path})")
-    real = from_store(f"{store_path}:test/{dst}")
-
-    from i2icli.engine import checkpoint as ckpt
+    data = _domains(cfg)
+    src, dst, direction = parse_pair(name, data.domains, f"run {run} (dataset {data.path})")
+    real = data.test_set(dst)
+    sources = data.test_set(src)
 
     checkpoint = ckpt.latest_checkpoint(run)
     if checkpoint is None:
         raise DataError(f"{run}: no checkpoint yet (checkpoints/ is empty); train longer or pick another run")
     cache = run / "eval" / f"{name}-{checkpoint.name}"
-    with open_store(store_path) as store:
-        n_src = store.count("test", src)
     marker = cache / "complete.json"
     if marker.is_file():
         info = json.loads(marker.read_text())
-        if info.get("count") == n_src and info.get("checkpoint") == checkpoint.name:
+        if info.get("count") == len(sources) and info.get("checkpoint") == checkpoint.name:
             notes.append(f"using cached translations in {cache} ({checkpoint.name})")
             return PairInputs(from_folder(cache), real, run, direction, checkpoint.name, notes)
-    _translate_to(cache, run, checkpoint, store_path, src, dst, direction, device, batch_size, progress)
-    notes.append(f"translated {n_src} test images of {src} with {checkpoint.name} -> {cache}")
+    _translate_to(cache, run, checkpoint, sources, real, data.describe(src), direction, device, batch_size, progress)
+    notes.append(f"translated {len(sources)} test images of {src} with {checkpoint.name} -> {cache}")
     return PairInputs(from_folder(cache), real, run, direction, checkpoint.name, notes)
 
 
 @torch.no_grad()
-def _translate_to(cache: Path, run: Path, checkpoint: Path, store_path: Path, src: str, dst: str, direction: str,
-                  device: str, batch_size: int, progress: OptionalProgress) -> None:
-    from i2icli.data.store import open_store
+def _translate_to(cache: Path, run: Path, checkpoint: Path, sources: ImageSet, targets: ImageSet, source_desc: str,
+                  direction: str, device: str, batch_size: int, progress: OptionalProgress) -> None:
     from i2icli.images import save_png, to_uint8
     from i2icli.translate import load_run, prepare_image
 
@@ -144,27 +177,20 @@ def _translate_to(cache: Path, run: Path, checkpoint: Path, store_path: Path, sr
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
     try:
-        with open_store(store_path) as store:
-            src_idx = store.indices("test", src)
-            dst_idx = store.indices("test", dst)
-            if len(src_idx) == 0 or len(dst_idx) == 0:
-                raise DataError(f"{store_path}: the test split has no images of {src if len(src_idx) == 0 else dst}")
-            names = store.names("test")
-            for start in range(0, len(src_idx), batch_size):
-                chunk = src_idx[start:start + batch_size]
-                x = torch.stack([prepare_image(store.image("test", int(i)), size) for i in chunk]).to(loaded.device)
-                if guidance == "direction":
-                    out = loaded.family.translate(x, direction=direction)["output"]
-                else:
-                    ex = [dst_idx[(start + k) % len(dst_idx)] for k in range(len(chunk))]
-                    e = torch.stack([prepare_image(store.image("test", int(i)), size) for i in ex]).to(loaded.device)
-                    out = loaded.family.translate(x, exemplar=e)["output"]
-                for k, i in enumerate(chunk):
-                    stem = Path(str(names[int(i)])).stem
-                    save_png(tmp / f"{start + k:06d}_{stem}.png", to_uint8(out[k]))
-                report(progress, f"translating {src}->{dst}", start + len(chunk), len(src_idx))
-        (tmp / "complete.json").write_text(json.dumps({"checkpoint": checkpoint.name, "count": len(src_idx),
-                                                       "source": f"{store_path}:test/{src}", "direction": direction}))
+        n = len(sources)
+        for start in range(0, n, batch_size):
+            chunk = range(start, min(start + batch_size, n))
+            x = torch.stack([prepare_image(sources.load(i), size) for i in chunk]).to(loaded.device)
+            if guidance == "direction":
+                out = loaded.family.translate(x, direction=direction)["output"]
+            else:
+                e = torch.stack([prepare_image(targets.load(i % len(targets)), size) for i in chunk])
+                out = loaded.family.translate(x, exemplar=e.to(loaded.device))["output"]
+            for k, i in enumerate(chunk):
+                save_png(tmp / f"{i:06d}_{Path(sources.names[i]).stem}.png", to_uint8(out[k]))
+            report(progress, f"translating {direction}", chunk[-1] + 1, n)
+        (tmp / "complete.json").write_text(json.dumps({"checkpoint": checkpoint.name, "count": n,
+                                                       "source": source_desc, "direction": direction}))
         if cache.exists():
             shutil.rmtree(cache)
         os.replace(tmp, cache)
