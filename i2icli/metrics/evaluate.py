@@ -153,8 +153,8 @@ def _fidelity(req: EvalRequest, metrics: list[str], generated: inputs_mod.ImageS
     needs_real = [m for m in metrics if m in ("kid", "fid")]
     if needs_real and real is None:
         raise DataError(f"{'/'.join(m.upper() for m in needs_real)} compare --generated with --real")
-    extractor = fidelity.create_extractor(req.extractor, tuple(_LAYER_METRIC[m] for m in metrics),
-                                          req.weights_dir, req.device)
+    # Always all three layers: the cached real-set features then serve KID, FID and IS alike.
+    extractor = fidelity.create_extractor(req.extractor, ("fid", "kid", "isc"), req.weights_dir, req.device)
     cache = fidelity.FeatureCache(req.cache_dir) if req.cache else None
     # generated images change with every run; only the real set is worth caching
     f_gen, _ = fidelity.cached_features(generated, extractor, None, req.batch_size, progress, "generated features")

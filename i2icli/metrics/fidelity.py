@@ -120,11 +120,10 @@ def _extractor_cls(name: str) -> type:
 
 
 def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise I2IError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return device
+    """The engine's device resolution ('auto' -> cuda if available; explicit requests validated)."""
+    from i2icli.engine.distributed import resolve_device as engine_resolve
+
+    return engine_resolve(device)
 
 
 def create_extractor(name: str = INCEPTION, metrics: tuple[str, ...] = ("fid", "kid", "isc"),
