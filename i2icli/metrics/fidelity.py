@@ -39,7 +39,10 @@ Settings, as the papers use them
     the std is ~0: prefer ``ugatit`` for small sets).
 - FID: Frechet distance of Gaussian fits of the 2048-d features.
 - IS (LOMIT Table 1): exp(E KL(p(y|x) || p(y))) over 10 splits, mean ± std,
-  samples shuffled with the seed first (torch-fidelity's protocol).
+  samples shuffled with the seed first (torch-fidelity's protocol).  p(y|x)
+  is the softmax of the 1008-way ``logits_unbiased`` -- pool features times
+  the softmax weights without the bias, as the original IS code of Salimans
+  et al. reads them from the TF graph.
 """
 
 from __future__ import annotations
