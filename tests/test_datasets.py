@@ -102,9 +102,17 @@ def test_unpaired_folder_tree(tmp_path):
     assert len(ds) == 5
     assert blue(ds[3]["b"]) == 130 and blue(ds[3]["a"]) in (0, 10)
     (tmp_path / "trainB" / "bad.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "trainB" / "empty.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"trainB: 2 unreadable image file\(s\), e.g. bad.jpg: not an image"):
+        unpaired_dataset(cfg(tmp_path), "train")
+    (tmp_path / "trainB" / "bad.jpg").unlink()
+    (tmp_path / "trainB" / "empty.png").unlink()
+    good = (tmp_path / "trainB" / "im 0.png").read_bytes()
+    (tmp_path / "trainB" / "cut.png").write_bytes(good[: len(good) // 2])  # valid header, truncated data
     ds = unpaired_dataset(cfg(tmp_path), "train")
-    with pytest.raises(DataError, match="bad.jpg"):
-        ds[0]
+    with pytest.raises(DataError, match="cut.png"):
+        for k in range(len(ds)):
+            ds[k]
     with pytest.raises(DataError, match="trainA"):
         (tmp_path / "x").mkdir()
         unpaired_dataset(cfg(tmp_path / "x"), "train")

@@ -391,6 +391,8 @@ class Store:
 
     def _load(self) -> None:
         h5py = _h5py()
+        if self.path.is_dir():
+            raise self._bad("is a folder, not a store file (.h5); create one with `i2i prepare ...`")
         if not self.path.is_file():
             raise self._bad("no such store file; create one with `i2i prepare ...`")
         try:

@@ -333,6 +333,24 @@ def _spawn(req: TrainRequest, p: TrainPlan, progress: OptionalProgress) -> Train
 # ----------------------------------------------------------------------------- the loop
 
 
+def _next_batch(batches):
+    """The next batch; a user error raised in a DataLoader worker comes back as one line.
+
+    PyTorch re-raises worker exceptions with the worker's traceback folded into
+    the message; the last line is the original one-line message.
+    """
+    try:
+        return next(batches)
+    except I2IError as exc:
+        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+        last = lines[-1] if lines else str(exc)
+        for prefix in (f"{type(exc).__module__}.{type(exc).__name__}: ", f"{type(exc).__name__}: "):
+            if last.startswith(prefix):
+                last = last[len(prefix):]
+                break
+        raise type(exc)(last) from None
+
+
 def _set_trainable(family: Family, phase: Phase) -> None:
     active = set(phase.modules)
     for name, module in family.networks.items():
@@ -572,7 +590,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     stop = _StopFlag()
     try:
         for it in range(start, t.iterations):
-            batch = _to_device(next(batches), device, t.channels_last)
+            batch = _to_device(_next_batch(batches), device, t.channels_last)
             factor = lr_factor(t, it)
             for name, opt in optimizers.items():
                 for group in opt.param_groups:
