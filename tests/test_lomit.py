@@ -417,9 +417,11 @@ def test_few_hundred_iterations_on_synthetic_faces(tmp_path, size=64):
 
 
 @pytest.mark.slow
-def test_two_process_ddp_training(tmp_path):
+def test_two_process_ddp_training(tmp_path, monkeypatch):
     """Gradient penalty and the multi-call generator step under 2-process gloo DDP (replicas checked by the engine)."""
     from i2icli.engine import TrainRequest, train
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # spawned ranks: 2 x 2 spinning threads on a busy 2-core box stall
 
     store = _faces(tmp_path / "faces.h5", count=16)
     result = train(TrainRequest(cfg=_engine_cfg(store, 6, "train.batch_size=2", "train.log_every=1"),
