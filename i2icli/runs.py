@@ -51,8 +51,12 @@ def default_run_dir(cfg: RunConfig, root: Path = DEFAULT_RUNS_ROOT) -> Path:
     return Path(root) / f"{cfg.model}-{stem}-{stamp}"
 
 
-def list_runs(model: str | None = None, root: Path = DEFAULT_RUNS_ROOT) -> list[Path]:
-    """Run directories under ``root`` that have a checkpoint, oldest first (by mtime of the latest)."""
+def list_runs(model: str | None = None, root: Path = DEFAULT_RUNS_ROOT, guidance: str | None = None) -> list[Path]:
+    """Run directories under ``root`` that have a checkpoint, oldest first (by mtime of the latest).
+
+    ``model`` keeps runs of one model; ``guidance`` keeps runs of models of one
+    guidance kind (e.g. "exemplar" for ``i2i translate --exemplar``).
+    """
     root = Path(root)
     if not root.is_dir():
         return []
@@ -63,19 +67,20 @@ def list_runs(model: str | None = None, root: Path = DEFAULT_RUNS_ROOT) -> list[
         latest = ckpt.latest_checkpoint(d)
         if latest is None:
             continue
-        if model is not None:
+        if model is not None or guidance is not None:
             try:
-                if saved_config(d).model != model:
-                    continue
+                name = saved_config(d).model
             except ConfigError:
                 continue  # a run of a model this version does not know
+            if (model is not None and name != model) or (guidance is not None and get(name).guidance != guidance):
+                continue
         found.append((latest.stat().st_mtime, d))
     return [d for _, d in sorted(found)]
 
 
-def latest_run(model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT) -> Path:
-    runs = list_runs(model, runs_root)
+def latest_run(model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, guidance: str | None = None) -> Path:
+    runs = list_runs(model, runs_root, guidance)
     if not runs:
-        what = f"{model} runs" if model else "runs"
+        what = f"{model} runs" if model else f"{guidance}-guided runs" if guidance else "runs"
         raise DataError(f"no trained {what} with a checkpoint under {runs_root}/; train one first or pass --checkpoint RUN_DIR")
     return runs[-1]

@@ -161,7 +161,9 @@ def _out_path(req: TranslateRequest, x: Path, e: Path | None, single: bool) -> P
 
 def translate_images(req: TranslateRequest, progress: OptionalProgress = None) -> TranslateResult:
     """Translate every input (x every exemplar, or zipped) and write PNGs under ``req.out``."""
-    run_dir = req.run_dir or latest_run(req.model, req.runs_root)
+    # With --exemplar and no run named, the most recent exemplar-guided run (e.g. LOMIT).
+    guidance = "exemplar" if req.exemplars and req.model is None else None
+    run_dir = req.run_dir or latest_run(req.model, req.runs_root, guidance)
     loaded = load_run(run_dir, req.device, req.checkpoint)
     spec = loaded.spec
     if spec.guidance == "exemplar" and not req.exemplars:
