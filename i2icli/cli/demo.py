@@ -1,11 +1,17 @@
-"""``make demo`` / ``i2i demo``: the main job on the embedded default data.
+"""``make demo`` / ``i2i demo``: the main job on the embedded default data, on CPU.
 
-1. ``i2i prepare synthetic digits`` — MNIST-Single-style unpaired domains A
-   (black/white digits) and B (coloured digits), made from the real handwritten
-   digits shipped inside scikit-learn; no download.
-2. ``i2i train ugatit --recipe recipes/ugatit/tiny.toml`` for a few minutes on CPU.
-3. ``i2i translate`` a handful of held-out domain-A digits, with attention maps.
-4. A sample grid ``demo/demo_grid.png``: source | attention heatmap | translation.
+Default (``--model lomit``), exemplar-guided local translation:
+
+1. ``i2i prepare synthetic faces`` — procedural faces with CelebA-named
+   attributes, per-attribute region masks and ground truth; no download.
+2. ``i2i train lomit --recipe recipes/lomit/tiny.toml`` (hair colour, 32 px).
+3. ``i2i translate INPUTS --exemplar EXEMPLARS --save-masks`` on held-out faces,
+   each input paired with an exemplar of a different hair colour.
+4. ``demo/demo_grid.png``: input | input mask | exemplar | exemplar mask | output.
+
+``--model ugatit`` runs the attention-based counterpart instead: synthetic
+digits (MNIST-Single protocol), a tiny U-GAT-IT, and a grid
+source | attention heatmap | translation.
 
 Re-running continues the same run (``--resume auto``) instead of starting over.
 """
@@ -24,55 +30,108 @@ from i2icli.data.store import open_store
 from i2icli.engine import TrainRequest, train
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine.sampling import save_grid
+from i2icli.errors import ConfigError
 from i2icli.images import load_rgb, save_png, to_tensor
-from i2icli.prepare.synthetic import DigitsRequest, prepare_digits
+from i2icli.prepare.synthetic import DigitsRequest, FacesRequest, prepare_digits, prepare_faces
 from i2icli.registry import RECIPES_DIR
 from i2icli.runs import saved_config, training_config
 from i2icli.translate import TranslateRequest, translate_images
 
 
-@cli_errors
-def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the data, the run and the results.")] = Path("demo"),
-    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Training iterations (the tiny recipe's batch is 1).")] = 400,
-    count: Annotated[int, typer.Option("--count", min=10, help="Synthetic training images per domain.")] = 2000,
-    images: Annotated[int, typer.Option("--images", min=1, max=64, help="Held-out images to translate.")] = 8,
-) -> None:
-    """Prepare synthetic digits, train a tiny U-GAT-IT on CPU, translate held-out digits, draw a grid."""
-    out.mkdir(parents=True, exist_ok=True)
-    data = out / "digits.h5"
-    if not data.exists():
-        console.rule("1/4  i2i prepare synthetic digits")
-        with rich_progress(transient=True) as progress:
-            prepared = prepare_digits(DigitsRequest(out=data, count=count, test_count=64), progress=progress)
-        console.print(f"wrote {data}: {prepared.written}")
-    else:
-        console.print(f"1/4  using the existing {data}")
+def _prepare(data: Path, make) -> None:
+    if data.exists():
+        console.print(f"using the existing {data}")
+        return
+    with rich_progress(transient=True) as progress:
+        prepared = make(progress)
+    console.print(f"wrote {data}: {prepared.written}")
 
-    console.rule("2/4  i2i train ugatit --recipe recipes/ugatit/tiny.toml")
-    run = out / "run-ugatit-tiny"
+
+def _train(model: str, data: Path, run: Path, iterations: int, threads: int | None) -> None:
+    recipe = RECIPES_DIR / model / "tiny.toml"
     if (run / "config.toml").is_file() and ckpt.latest_checkpoint(run) is not None:
         cfg = saved_config(run, [f"train.iterations={iterations}"])
         resume: str | None = "auto"
+        done = int(ckpt.latest_checkpoint(run).name.split("_")[1])
     else:
-        cfg = training_config("ugatit", RECIPES_DIR / "ugatit" / "tiny.toml", str(data),
-                              [f"train.iterations={iterations}", "train.sample_every=100", "train.checkpoint_every=100"])
-        resume = None
-    done = int(ckpt.latest_checkpoint(run).name.split("_")[1]) if resume else 0
-    if done < iterations:
-        with rich_progress() as progress:
-            result = train(TrainRequest(cfg=cfg, out=run, resume=resume, device="cpu",
-                                        argv=("i2i", "train", "ugatit", "--recipe", "recipes/ugatit/tiny.toml",
-                                              "--data", str(data))), progress=progress)
-        console.print(f"trained {result.iterations} iterations in {result.seconds:.0f}s; samples in {run / 'samples'}")
-    else:
+        cfg = training_config(model, recipe, str(data), [f"train.iterations={iterations}"])
+        resume, done = None, 0
+    if done >= iterations:
         console.print(f"{run} already has {done} iterations")
+        return
+    argv = ("i2i", "train", model, "--recipe", f"recipes/{model}/tiny.toml", "--data", str(data))
+    with rich_progress() as progress:
+        result = train(TrainRequest(cfg=cfg, out=run, resume=resume, device="cpu", argv=argv, threads=threads),
+                       progress=progress)
+    console.print(f"trained {result.iterations} iterations in {result.seconds:.0f}s; "
+                  f"metrics {run / 'metrics.jsonl'}, training samples {run / 'samples'}")
+
+
+def _tensor(path: Path) -> torch.Tensor:
+    return to_tensor(load_rgb(path))
+
+
+def _map(path: Path) -> torch.Tensor:
+    return torch.from_numpy(load_rgb(path)[..., 0].astype(np.float32) / 255)[None]
+
+
+def demo_lomit(out: Path, iterations: int, count: int, images: int, threads: int | None) -> Path:
+    data = out / "faces.h5"
+    console.rule("1/4  i2i prepare synthetic faces")
+    _prepare(data, lambda progress: prepare_faces(FacesRequest(out=data, count=count, test_count=64), progress=progress))
+
+    console.rule("2/4  i2i train lomit --recipe recipes/lomit/tiny.toml")
+    run = out / "run-lomit-tiny"
+    _train("lomit", data, run, iterations, threads)
+
+    console.rule("3/4  i2i translate INPUTS --exemplar EXEMPLARS --save-masks")
+    store = open_store(data)
+    names = list(store.attributes)
+    hair = store.labels("test")[:, [names.index(a) for a in ("Black_Hair", "Blond_Hair", "Brown_Hair")]]
+    colour = hair.argmax(1)
+    inputs, exemplars = out / "inputs", out / "exemplars"
+    picked = 0
+    for i in range(len(colour)):
+        if picked == images:
+            break
+        others = [j for j in range(len(colour)) if colour[j] != colour[i] and hair[j].any() and j != i]
+        if not hair[i].any() or not others:
+            continue
+        j = others[(7 * picked) % len(others)]
+        save_png(inputs / f"face_{picked:02d}.png", store.image("test", i))
+        save_png(exemplars / f"face_{picked:02d}.png", store.image("test", j))
+        picked += 1
+    translated = out / "translations"
+    result = translate_images(TranslateRequest(inputs=(inputs,), exemplars=(exemplars,), pairing="zip", out=translated,
+                                               run_dir=run, save_maps=True, device="cpu"))
+    console.print(f"wrote {len(result.written)} translations (+ masks) to {translated}")
+
+    console.rule("4/4  sample grid")
+    stems = sorted(p.stem for p in inputs.glob("*.png"))
+    outs = [translated / f"{s}__{s}" for s in stems]
+    columns = [
+        ("input", torch.stack([_tensor(inputs / f"{s}.png") for s in stems])),
+        ("input mask", torch.stack([_map(Path(f"{o}_mask_input.png")) for o in outs])),
+        ("exemplar", torch.stack([_tensor(exemplars / f"{s}.png") for s in stems])),
+        ("exemplar mask", torch.stack([_map(Path(f"{o}_mask_exemplar.png")) for o in outs])),
+        ("output", torch.stack([_tensor(Path(f"{o}.png")) for o in outs])),
+    ]
+    return save_grid(out / "demo_grid.png", columns)
+
+
+def demo_ugatit(out: Path, iterations: int, count: int, images: int, threads: int | None) -> Path:
+    data = out / "digits.h5"
+    console.rule("1/4  i2i prepare synthetic digits")
+    _prepare(data, lambda progress: prepare_digits(DigitsRequest(out=data, count=count, test_count=64), progress=progress))
+
+    console.rule("2/4  i2i train ugatit --recipe recipes/ugatit/tiny.toml")
+    run = out / "run-ugatit-tiny"
+    _train("ugatit", data, run, iterations, threads)
 
     console.rule("3/4  i2i translate --save-attention")
     inputs = out / "inputs"
     store = open_store(data)
-    indices = [int(i) for i in store.indices("test", "a")[:images]]
-    for n, i in enumerate(indices):
+    for n, i in enumerate(store.indices("test", "a")[:images]):
         save_png(inputs / f"digit_{n:02d}.png", store.image("test", int(i)))
     translated = out / "translations"
     result = translate_images(TranslateRequest(inputs=(inputs,), out=translated, run_dir=run, save_maps=True,
@@ -80,13 +139,35 @@ def demo(
     console.print(f"wrote {len(result.written)} translations to {translated}")
 
     console.rule("4/4  sample grid")
-    names = sorted(p.stem for p in inputs.glob("*.png"))
-    src = torch.stack([to_tensor(load_rgb(inputs / f"{n}.png")) for n in names])
-    att = torch.stack([torch.from_numpy(load_rgb(translated / f"{n}_attention.png")[..., 0].astype(np.float32) / 255)[None]
-                       for n in names])
-    dst = torch.stack([to_tensor(load_rgb(translated / f"{n}.png")) for n in names])
-    grid = save_grid(out / "demo_grid.png", [("source A", src), ("attention", att), ("A -> B", dst)])
-    console.print(f"[green]open {grid}[/] (rows: held-out digits; columns: source | attention | translation)")
+    stems = sorted(p.stem for p in inputs.glob("*.png"))
+    columns = [
+        ("source A", torch.stack([_tensor(inputs / f"{s}.png") for s in stems])),
+        ("attention", torch.stack([_map(translated / f"{s}_attention.png") for s in stems])),
+        ("A -> B", torch.stack([_tensor(translated / f"{s}.png") for s in stems])),
+    ]
+    return save_grid(out / "demo_grid.png", columns)
+
+
+DEMOS = {"lomit": (demo_lomit, 3000), "ugatit": (demo_ugatit, 1000)}
+
+
+@cli_errors
+def demo(
+    model: Annotated[str, typer.Option("--model", help="lomit (exemplar-guided, default) or ugatit (attention-based).")] = "lomit",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the data, the run and the results.")] = Path("demo"),
+    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Training iterations (default: 3000 for lomit, 1000 for ugatit).")] = 0,
+    count: Annotated[int, typer.Option("--count", min=10, help="Synthetic training images (per domain for ugatit).")] = 2000,
+    images: Annotated[int, typer.Option("--images", min=1, max=32, help="Held-out images to translate.")] = 8,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads (tiny models run fastest on one).")] = 1,
+) -> None:
+    """Prepare synthetic data, train a tiny model on CPU, translate held-out images, draw a grid (a few minutes)."""
+    if model not in DEMOS:
+        raise ConfigError(f"--model {model!r}: choose one of {', '.join(DEMOS)}")
+    run_demo, default_iterations = DEMOS[model]
+    out = out if model == "lomit" or out != Path("demo") else Path("demo-ugatit")
+    out.mkdir(parents=True, exist_ok=True)
+    grid = run_demo(out, iterations or default_iterations, count, images, threads)
+    console.print(f"[green]open {grid}[/]")
 
 
 def main() -> None:
