@@ -359,7 +359,7 @@ def test_sample_columns():
     batch = {k: v.repeat(3, 1, 1, 1) for k, v in batch.items()}
     with torch.no_grad():
         cols = fam.sample(batch)
-    assert [t for t, _ in cols] == ["A", "attention A→B", "A→B", "B", "attention B→A", "B→A"]
+    assert [t for t, _ in cols] == ["A", "A2B att", "A2B", "B", "B2A att", "B2A"]
     for title, img in cols:
-        assert img.shape == (3, 1 if title.startswith("attention") else 3, 32, 32)
+        assert img.shape == (3, 1 if title.endswith("att") else 3, 32, 32)
     assert torch.equal(cols[0][1], batch["a"])

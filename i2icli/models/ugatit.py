@@ -318,8 +318,9 @@ class UGATIT(Family):
         """Source | generator attention | translation, for A->B then B->A."""
         ab = self.translate(batch["a"], direction="a2b")
         ba = self.translate(batch["b"], direction="b2a")
-        return [("A", batch["a"]), ("attention A→B", ab["attention"]), ("A→B", ab["output"]),
-                ("B", batch["b"]), ("attention B→A", ba["attention"]), ("B→A", ba["output"])]
+        # short ASCII titles: they must fit a 32 px column in any font
+        return [("A", batch["a"]), ("A2B att", ab["attention"]), ("A2B", ab["output"]),
+                ("B", batch["b"]), ("B2A att", ba["attention"]), ("B2A", ba["output"])]
 
 
 def _dataset(cfg: RunConfig, split: str):
