@@ -363,3 +363,24 @@ def test_sample_columns():
     for title, img in cols:
         assert img.shape == (3, 1 if title.endswith("att") else 3, 32, 32)
     assert torch.equal(cols[0][1], batch["a"])
+
+
+def test_channels_last_training_matches_contiguous():
+    """The engine's train.channels_last option: same losses (up to rounding); AdaLIN blocks keep NHWC
+    (nn.InstanceNorm2d in the encoder returns NCHW, which the convolutions accept)."""
+    torch.manual_seed(0)
+    fam = UGATIT(load("tiny.toml"))
+    fam_cl = copy.deepcopy(fam)
+    fam_cl.networks.to(memory_format=torch.channels_last)
+    batch = tiny_batches(1)[0]
+    batch_cl = {k: v.contiguous(memory_format=torch.channels_last) for k, v in batch.items()}
+    logs, _ = run_iterations(fam, [batch])
+    logs_cl, _ = run_iterations(fam_cl, [batch_cl])
+    for a, b in zip(logs, logs_cl):
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    fam_cl.networks.eval()
+    with torch.no_grad():
+        h = fam_cl.networks["gen_ab"].encoder(batch_cl["a"]).contiguous(memory_format=torch.channels_last)
+        y = fam_cl.networks["gen_ab"].decoder[0](h, torch.ones(1, h.shape[1]), torch.zeros(1, h.shape[1]))
+    assert y.is_contiguous(memory_format=torch.channels_last)
