@@ -29,7 +29,7 @@ receptive field) for every variant.
 Writes the "U-GAT-IT" section of docs/BENCHMARKS.md (``--no-write`` to skip).
 
     python benchmarks/bench_ugatit.py                          # 64, 128, 256 px
-    python benchmarks/bench_ugatit.py --sizes 64 --repeats 1 --no-write
+    python benchmarks/bench_ugatit.py --sizes 64 --repeats 1 --flops-size 64 --no-write   # smoke run
 """
 
 from __future__ import annotations
@@ -229,8 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", nargs="+", default=["reference", "reference-unfused", CHANNELS_LAST],
                     help="compared with ours (default: all)")
     ap.add_argument("--flops-size", type=int, default=128, help="count FLOPs at this size, scale by pixels (0: skip)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch intra-op threads (0: torch's default). On a loaded machine 1 thread avoids "
+                         "OpenMP threads waiting for descheduled partners")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     known: dict[str, Step] = {"reference": reference_step, "reference-unfused": unfused_reference_step,
                               CHANNELS_LAST: channels_last_step}

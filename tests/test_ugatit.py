@@ -193,7 +193,8 @@ def test_training_steps_at_32px_finite_losses_changing_weights_rho_in_range():
     logs, _ = run_iterations(fam, tiny_batches(3))
     d_logs, g_logs = logs[0::2], logs[1::2]
     assert set(d_logs[0]) == {"d_loss", "d_adv", "d_cam"}
-    assert set(g_logs[0]) == {"g_loss", "g_adv", "g_cycle", "g_identity", "g_cam"}
+    assert set(g_logs[0]) == {"g_loss", "g_adv", "g_cycle", "g_identity", "g_cam", "rho_adalin", "rho_lin"}
+    assert float(g_logs[0]["rho_adalin"]) == pytest.approx(0.9) and float(g_logs[0]["rho_lin"]) == 0.0
     for entry in logs:
         for name, value in entry.items():
             assert not value.requires_grad and torch.isfinite(value), name
@@ -369,7 +370,7 @@ def test_channels_last_training_matches_contiguous():
     """The engine's train.channels_last option: same losses (up to rounding); AdaLIN blocks keep NHWC
     (nn.InstanceNorm2d in the encoder returns NCHW, which the convolutions accept)."""
     torch.manual_seed(0)
-    fam = UGATIT(load("tiny.toml"))
+    fam = UGATIT(load("tiny.toml", "model.n_res=1"))
     fam_cl = copy.deepcopy(fam)
     fam_cl.networks.to(memory_format=torch.channels_last)
     batch = tiny_batches(1)[0]

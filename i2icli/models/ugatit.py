@@ -277,7 +277,18 @@ class UGATIT(Family):
         cam = cam_bce_loss(ab.cam_logits, bb.cam_logits) + cam_bce_loss(ba.cam_logits, aa.cam_logits)  # Eq. 5
         loss = m.adv_weight * adv + m.cycle_weight * cycle + m.identity_weight * identity + m.cam_weight * cam
         logs = {"g_loss": loss, "g_adv": adv, "g_cycle": cycle, "g_identity": identity, "g_cam": cam}
+        logs.update(self._rho_means())
         return loss, {k: v.detach() for k, v in logs.items()}
+
+    def _rho_means(self) -> Logs:
+        """Mean rho of the AdaLIN (residual) and LIN (up-sampling) layers of both generators:
+        how far each has moved towards IN (1) or LN (0), the quantity Sec. 2.1.1 discusses."""
+        out: Logs = {}
+        for key, kind in (("rho_adalin", AdaLIN), ("rho_lin", LIN)):
+            rhos = [m.rho for g in GENERATORS for m in self.networks[g].modules() if isinstance(m, kind)]
+            if rhos:
+                out[key] = torch.cat([r.detach().flatten() for r in rhos]).mean()
+        return out
 
     def make_optimizer(self, phase: Phase, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         """Adam(lr, betas, weight decay from the recipe; App. B.2), fused on CPU/CUDA.
