@@ -6,15 +6,16 @@ the engine drives a family.  It is compared, in alternating runs within this
 one invocation (the machine's speed drifts), with
 
 - ``reference``: the authors' step structure (znxlwm/UGATIT-pytorch
-  ``UGATIT.train``) on the same networks: nothing is frozen, the
+  ``UGATIT.train``) on the same networks and optimiser: nothing is frozen, the
   discriminator loss back-propagates through both generators (fakes not
   detached) and the generator loss computes discriminator weight gradients
   that are then thrown away;
-- ``reference-unfused``: the same, with AdaLIN/LIN computed term by term as
-  Eq. 1 is written and the CAM as concat + 1x1 conv, i.e. without our
-  fused-statistics and folded-CAM rewrites (closest to the authors' code);
-- ``ours-channels_last``: our step with the engine's ``train.channels_last``
-  option (NHWC tensors; oneDNN convolutions are faster in that layout).
+- ``authors-like``: the reference step plus the authors' layer maths and
+  optimiser: AdaLIN/LIN computed term by term as Eq. 1 is written, the CAM as
+  concat + 1x1 conv, and torch's default per-tensor Adam loop instead of the
+  fused kernel -- the closest we get to timing their code on our networks;
+- ``ours-channels_last`` (``--variants``): ours with the engine's
+  ``train.channels_last`` option (NHWC tensors).
 
 Before timing, one iteration of each variant from the same initial state and
 batch checks that the parameter updates are the same: max abs difference of
@@ -22,13 +23,17 @@ the parameters and the relative difference of the whole update vector
 ||d_var - d_ours|| / ||d_ours||.  Adam's first step moves every weight by
 about lr * sign(grad), so variants that only differ by float rounding can
 differ by up to 2 lr on weights whose gradient is ~0; the relative update
-difference is the meaningful number for them.  At 64 px the paper's 7-layer global discriminator cannot run (its
-map shrinks below the reflection pad), so 64 px uses 6 layers (142 px
-receptive field) for every variant.
+difference is the meaningful number for them.
+
+Time is measured as process CPU time (primary; robust to other processes
+taking the cores of a shared machine, exact with ``--threads 1``) and wall
+time.  At 64 px the paper's 7-layer global discriminator cannot run (its map
+shrinks below the reflection pad), so 64 px uses 6 layers (142 px receptive
+field) for every variant.
 
 Writes the "U-GAT-IT" section of docs/BENCHMARKS.md (``--no-write`` to skip).
 
-    python benchmarks/bench_ugatit.py                          # 64, 128, 256 px
+    python benchmarks/bench_ugatit.py --threads 1               # 64, 128, 256 px
     python benchmarks/bench_ugatit.py --sizes 64 --repeats 1 --flops-size 64 --no-write   # smoke run
 """
 
@@ -45,7 +50,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -70,7 +74,16 @@ def make_family(size: int, seed: int = 0) -> UGATIT:
 
 
 def make_optimizers(fam: UGATIT) -> dict[str, torch.optim.Optimizer]:
+    """The family's optimisers (fused Adam), as the engine builds them."""
     return {ph.name: fam.make_optimizer(ph, [p for n in ph.modules for p in fam.networks[n].parameters()])
+            for ph in fam.phases}
+
+
+def make_default_adam(fam: UGATIT) -> dict[str, torch.optim.Optimizer]:
+    """torch's default Adam (per-tensor loop on CPU), as the authors' code creates it."""
+    t = fam.cfg.train
+    return {ph.name: torch.optim.Adam([p for n in ph.modules for p in fam.networks[n].parameters()], lr=t.lr,
+                                      betas=t.betas, weight_decay=t.weight_decay)
             for ph in fam.phases}
 
 
@@ -176,49 +189,72 @@ def iteration_flops(size: int) -> int:
     return counter.get_total_flops()
 
 
-def translate_latency(fam: UGATIT, size: int, repeats: int) -> float:
+class Timer:
+    """CPU time of this process and wall time of a block."""
+
+    def __enter__(self) -> "Timer":
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cpu, self.wall = time.process_time() - self.cpu0, time.perf_counter() - self.wall0
+
+
+def translate_latency(fam: UGATIT, size: int, repeats: int) -> tuple[float, float]:
+    """Median (CPU, wall) seconds to translate one image, attention map included."""
     fam.networks.eval()
     x = torch.rand(1, 3, size, size) * 2 - 1
-    times = []
+    cpu, wall = [], []
     with torch.no_grad():
         fam.translate(x)  # warm-up
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            fam.translate(x)
-            times.append(time.perf_counter() - t0)
+            with Timer() as t:
+                fam.translate(x)
+            cpu.append(t.cpu)
+            wall.append(t.wall)
     fam.networks.train()
-    return statistics.median(times)
+    return statistics.median(cpu), statistics.median(wall)
 
 
-def bench_size(size: int, repeats: int, variants: dict[str, Step], latency_repeats: int) -> dict:
+VARIANTS: dict[str, tuple[Step, Callable[[UGATIT], dict], bool]] = {
+    # name: (step, optimisers, channels_last)
+    "ours": (our_step, make_optimizers, False),
+    "reference": (reference_step, make_optimizers, False),
+    "authors-like": (unfused_reference_step, make_default_adam, False),
+    CHANNELS_LAST: (channels_last_step, make_optimizers, True),
+}
+
+
+def bench_size(size: int, repeats: int, names: list[str], latency_repeats: int) -> dict:
     gen = torch.Generator().manual_seed(size)
     base = make_family(size)
     start = params(base)
-    fams = {name: copy.deepcopy(base) for name in variants}
-    if CHANNELS_LAST in fams:
-        fams[CHANNELS_LAST].networks.to(memory_format=torch.channels_last)
-    opts = {name: make_optimizers(f) for name, f in fams.items()}
+    fams = {name: copy.deepcopy(base) for name in names}
+    for name in names:
+        if VARIANTS[name][2]:
+            fams[name].networks.to(memory_format=torch.channels_last)
+    opts = {name: VARIANTS[name][1](fams[name]) for name in names}
     # 1) same updates from the same state and batch (also the warm-up iteration)
     batch = random_batch(size, gen)
     first = {}
-    for name, step in variants.items():
-        t0 = time.perf_counter()
-        step(fams[name], opts[name], batch)
-        first[name] = time.perf_counter() - t0
-    ours = next(iter(variants))
-    diffs = {name: update_diffs(start, fams[ours], fams[name]) for name in variants if name != ours}
+    for name in names:
+        with Timer() as t:
+            VARIANTS[name][0](fams[name], opts[name], batch)
+        first[name] = t.cpu
+    diffs = {name: update_diffs(start, fams["ours"], fams[name]) for name in names if name != "ours"}
     # 2) alternating timed iterations, order reversed every repeat
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    order = list(variants)
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         batch = random_batch(size, gen)
-        for name in (order if r % 2 == 0 else order[::-1]):
-            t0 = time.perf_counter()
-            variants[name](fams[name], opts[name], batch)
-            times[name].append(time.perf_counter() - t0)
-    latency = translate_latency(fams[ours], size, latency_repeats)
-    return {"size": size, "times": times, "first": first, "diffs": diffs, "latency": latency,
-            "global_layers": fams[ours].mcfg.global_disc_layers}
+        for name in (names if r % 2 == 0 else names[::-1]):
+            with Timer() as t:
+                VARIANTS[name][0](fams[name], opts[name], batch)
+            cpu[name].append(t.cpu)
+            wall[name].append(t.wall)
+    latency = translate_latency(fams["ours"], size, latency_repeats)
+    return {"size": size, "cpu": cpu, "wall": wall, "first": first, "diffs": diffs, "latency": latency,
+            "global_layers": fams["ours"].mcfg.global_disc_layers}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     ap.add_argument("--repeats", type=int, default=2, help="timed iterations per variant and size")
     ap.add_argument("--latency-repeats", type=int, default=3)
-    ap.add_argument("--variants", nargs="+", default=["reference", "reference-unfused", CHANNELS_LAST],
-                    help="compared with ours (default: all)")
+    ap.add_argument("--variants", nargs="+", default=["reference", "authors-like"],
+                    choices=[v for v in VARIANTS if v != "ours"], help="compared with ours")
     ap.add_argument("--flops-size", type=int, default=128, help="count FLOPs at this size, scale by pixels (0: skip)")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch intra-op threads (0: torch's default). On a loaded machine 1 thread avoids "
@@ -237,9 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    known: dict[str, Step] = {"reference": reference_step, "reference-unfused": unfused_reference_step,
-                              CHANNELS_LAST: channels_last_step}
-    variants: dict[str, Step] = {"ours": our_step, **{v: known[v] for v in args.variants}}
+    names = ["ours", *args.variants]
     print(describe(), flush=True)
     load_before = os.getloadavg()
     flops_at = iteration_flops(args.flops_size) if args.flops_size else 0
@@ -247,65 +281,75 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FLOPs of one of our iterations at {args.flops_size} px: {flops_at / 1e9:.1f} G", flush=True)
     results = []
     for size in args.sizes:
-        res = bench_size(size, args.repeats, variants, args.latency_repeats)
+        res = bench_size(size, args.repeats, names, args.latency_repeats)
         results.append(res)
-        med = {k: statistics.median(v) for k, v in res["times"].items()}
-        print(f"{size} px: " + ", ".join(f"{k} {v:.2f} s/it" for k, v in med.items())
-              + f"; max |param diff| vs ours: {res['diffs']}; translate {res['latency'] * 1000:.0f} ms", flush=True)
+        med = {k: statistics.median(v) for k, v in res["cpu"].items()}
+        print(f"{size} px CPU s/it: " + ", ".join(f"{k} {v:.2f}" for k, v in med.items())
+              + f"; update diffs vs ours: {res['diffs']}; translate CPU {res['latency'][0] * 1000:.0f} ms",
+              flush=True)
 
-    names = list(variants)
-    head = "| size | " + " | ".join(f"{n} s/it" for n in names)
-    head += " | " + " | ".join(f"{n} / ours" for n in names[1:]) + " | ours GFLOP/s | translate (ms) |"
-    lines = [head, "|" + "---|" * (2 * len(names) + 2)]
+    head = ("| size | " + " | ".join(f"{n} CPU s/it" for n in names) + " | "
+            + " | ".join(f"{n} / ours" for n in names[1:])
+            + " | ours wall s/it | ours it/s (CPU) | ours GFLOP/s (CPU) | translate CPU / wall (ms) |")
+    lines = [head, "|" + "---|" * (2 * len(names) + 4)]
     for res in results:
-        med = {k: statistics.median(v) for k, v in res["times"].items()}
-        flops = flops_at * (res["size"] / args.flops_size) ** 2 if flops_at and res["global_layers"] == 7 else 0
+        med = {k: statistics.median(v) for k, v in res["cpu"].items()}
+        wall = statistics.median(res["wall"]["ours"])
+        same_arch = res["global_layers"] == (7 if args.flops_size >= 96 else 6)
+        flops = flops_at * (res["size"] / args.flops_size) ** 2 if flops_at and same_arch else 0
         gflops = f"{flops / med['ours'] / 1e9:.0f}" if flops else "n/a"
+        lat_cpu, lat_wall = res["latency"]
         lines.append(f"| {res['size']} px | " + " | ".join(f"{med[n]:.2f}" for n in names)
-                     + " | " + " | ".join(f"{med[n] / med['ours']:.2f}" for n in names[1:])
-                     + f" | {gflops} | {res['latency'] * 1000:.0f} |")
+                     + " | " + " | ".join(f"{med[n] / med['ours']:.2f}x" for n in names[1:])
+                     + f" | {wall:.2f} | {1 / med['ours']:.3f} | {gflops}"
+                     + f" | {lat_cpu * 1000:.0f} / {lat_wall * 1000:.0f} |")
     check = ["| size | variant | max abs param diff | relative update diff |", "|---|---|---|---|"]
     for res in results:
         for k, (mx, rel) in res["diffs"].items():
             check.append(f"| {res['size']} px | {k} | {mx:.1e} | {rel:.1e} |")
-    raw = "\n".join(f"- {r['size']} px raw s/it: " + "; ".join(
-        f"{k}: {', '.join(f'{t:.2f}' for t in v)} (first, untimed for the median: {r['first'][k]:.2f})"
-        for k, v in r["times"].items()) for r in results)
+    raw = "\n".join(f"- {r['size']} px, CPU s/it: " + "; ".join(
+        f"{k}: {', '.join(f'{t:.2f}' for t in v)} (untimed first: {r['first'][k]:.2f})" for k, v in r["cpu"].items())
+        + "; wall s/it: " + "; ".join(f"{k}: {', '.join(f'{t:.2f}' for t in v)}" for k, v in r["wall"].items())
+        for r in results)
+    descriptions = {
+        "reference": "- **reference**: the authors' step on the same networks and optimiser (znxlwm/UGATIT-pytorch\n"
+                     "  `train()`): nothing frozen, the discriminator loss back-propagates through both generators,\n"
+                     "  the generator step also computes discriminator weight gradients.",
+        "authors-like": "- **authors-like**: the reference step with the authors' layer maths and optimiser: AdaLIN/LIN\n"
+                        "  term by term (Eq. 1 as written), CAM as concat + 1x1 conv, torch's default per-tensor Adam.",
+        CHANNELS_LAST: "- **ours-channels_last**: ours with the engine's `train.channels_last = true` (NHWC).",
+    }
+    variant_text = "\n".join(descriptions[n] for n in names[1:])
     body = f"""
 U-GAT-IT light, ch 64, 4+4 residual blocks, local/global discriminators with 5/7 layers
 (6 at 64 px, see below), batch 1, fp32, CPU. One iteration = one discriminator update + one
-generator update, Adam with weight decay 1e-4, rho clipping. Median of {args.repeats} alternating timed
-iterations per variant after one untimed iteration that also checks the updates.
+generator update (Adam with weight decay 1e-4, rho clipping). Median of {args.repeats} alternating timed
+iterations per variant, after one untimed iteration that also checks the updates.
 
 - **ours**: the family driven as the engine does: fakes computed under `no_grad` in the
-  discriminator step, the other phase's networks frozen.
-- **reference**: the authors' step on the same networks (znxlwm/UGATIT-pytorch `train()`):
-  nothing frozen, the discriminator loss back-propagates through both generators, the
-  generator step also computes discriminator weight gradients.
-- **reference-unfused**: the reference step with AdaLIN/LIN computed term by term (Eq. 1 as
-  written) and CAM as concat + 1x1 conv: the closest to the authors' code.
-- **ours-channels_last**: ours with the engine's `train.channels_last = true` (NHWC).
-- Update check: every parameter after one iteration of each variant from the same initial
-  state and batch, compared with ours (0 = bit-identical updates). Adam's first step moves
-  each weight by about lr * sign(grad), so variants that differ only by float rounding show
-  up to 2e-4 on weights whose gradient is ~0; the relative difference of the whole update
-  vector is the meaningful number for them.
+  discriminator step, the other phase's networks frozen, fused AdaLIN/LIN statistics,
+  folded CAM conv, fused Adam.
+{variant_text}
+- CPU s/it: process CPU time per iteration (with one torch thread this is the work done,
+  unaffected by other processes waiting for the same cores); wall time for ours is listed too.
 - GFLOP/s: FLOPs of one of our iterations counted with `torch.utils.flop_counter` at
   {args.flops_size} px and scaled by pixel count (convolutions dominate); forward + backward
-  only, Adam not counted.
+  only, Adam and spectral-norm power iterations not counted.
 - At 64 px the 7-layer global discriminator cannot run (its map shrinks below the reflection
   pad), so all variants use 6 layers there.
-- translate: median latency of one image through one generator (`family.translate`,
-  eval mode, `no_grad`), including the attention map.
+- translate: median time for one image through one generator (`family.translate`,
+  eval mode, `no_grad`), attention map included.
 
 {chr(10).join(lines)}
 
-Parameter updates after one iteration from the same state and batch, compared with ours:
+Parameter updates after one iteration from the same state and batch, compared with ours
+(0 = bit-identical). Adam's first step moves each weight by about lr * sign(grad), so a variant
+that differs only by float rounding shows up to 2e-4 on weights whose gradient is ~0; the
+relative difference of the whole update vector is the meaningful number there.
 
 {chr(10).join(check)}
 
-Load average (1 min) before / after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on this shared
-machine; timings drift with it, which is why variants alternate.
+Load average (1 min) before / after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} (shared machine).
 
 {raw}
 """
