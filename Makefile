@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml Makefile
 venv: $(BIN)/.installed
 
 demo: venv
-	$(BIN)/python -m i2icli.demo
+	$(BIN)/python -m i2icli.cli.demo
 
 test: venv
 	$(BIN)/python -m pytest -q -m "not slow and not weights"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -72,7 +70,7 @@ def test_unpaired_domain_choice(domain_store):
 def test_unpaired_test_split_has_no_augmentation(domain_store):
     ds = unpaired_dataset(cfg(domain_store), "test")
     x = ds[1]["a"]
-    expected = torch.from_numpy(np.asarray(Image.fromarray(gradient(51)).resize((16, 16), Image.BILINEAR)))
+    expected = torch.from_numpy(np.array(Image.fromarray(gradient(51)).resize((16, 16), Image.BILINEAR)))
     assert torch.allclose((x.permute(1, 2, 0) + 1) * 127.5, expected.float(), atol=0.01)
     assert x[0, 0, 0] < x[0, 0, -1]  # not flipped
 
@@ -104,9 +102,17 @@ def test_unpaired_folder_tree(tmp_path):
     assert len(ds) == 5
     assert blue(ds[3]["b"]) == 130 and blue(ds[3]["a"]) in (0, 10)
     (tmp_path / "trainB" / "bad.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "trainB" / "empty.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"trainB: 2 unreadable image file\(s\), e.g. bad.jpg: not an image"):
+        unpaired_dataset(cfg(tmp_path), "train")
+    (tmp_path / "trainB" / "bad.jpg").unlink()
+    (tmp_path / "trainB" / "empty.png").unlink()
+    good = (tmp_path / "trainB" / "im 0.png").read_bytes()
+    (tmp_path / "trainB" / "cut.png").write_bytes(good[: len(good) // 2])  # valid header, truncated data
     ds = unpaired_dataset(cfg(tmp_path), "train")
-    with pytest.raises(DataError, match="bad.jpg"):
-        ds[0]
+    with pytest.raises(DataError, match="cut.png"):
+        for k in range(len(ds)):
+            ds[k]
     with pytest.raises(DataError, match="trainA"):
         (tmp_path / "x").mkdir()
         unpaired_dataset(cfg(tmp_path / "x"), "train")

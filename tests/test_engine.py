@@ -118,3 +118,23 @@ def test_two_process_gloo_ddp_keeps_replicas_identical(tmp_path):
         assert len(sums) == 2 and sums[0] == pytest.approx(sums[1], rel=1e-9, abs=1e-9)
     meta = json.loads((run / "meta.json").read_text())
     assert meta["effective_batch"] == 4 and meta["backend"] == "gloo"
+
+
+def test_worker_errors_reach_the_user_as_one_line(tmp_path):
+    """A file that breaks inside a DataLoader worker is reported by name, without the worker traceback."""
+    from i2icli.data.keyed import KeyedDataset
+    from i2icli.errors import DataError
+    from torch.utils.data import DataLoader
+    from i2icli.engine.loop import _next_batch
+
+    class Broken(KeyedDataset):
+        def __len__(self):
+            return 4
+
+        def item(self, index, rng):
+            raise DataError(f"/data/img_{index}.png: corrupt or truncated image")
+
+    batches = iter(DataLoader(Broken(), batch_size=2, num_workers=1))
+    with pytest.raises(DataError) as info:
+        _next_batch(batches)
+    assert str(info.value).startswith("/data/img_0.png: corrupt") and "Traceback" not in str(info.value)

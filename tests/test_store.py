@@ -267,3 +267,13 @@ def test_iter_spec_images(tmp_path):
     assert count_spec_images(str(p)) == 8
     with pytest.raises(DataError, match="no domain 'horse'"):
         list(iter_spec_images(f"{p}:test/horse"))
+
+
+def test_iter_images_and_unknown_split(tmp_path):
+    s = open_store(make_store(tmp_path / "s.h5", n_train=300))
+    assert [int(im[0, 0, 0]) for im in s.iter_images("train")] == [i % 256 for i in range(300)]
+    assert [int(im[0, 0, 0]) for im in s.iter_images("train", "dog")] == [i % 256 for i in range(1, 300, 2)]
+    with pytest.raises(DataError, match="has no split 'val'"):
+        s.image("val", 0)
+    with pytest.raises(DataError, match="has no masks"):
+        s.masks("train", 0)

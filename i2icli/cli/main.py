@@ -32,6 +32,7 @@ _COMMANDS = [
     ("i2icli.cli.translate", "translate", "command", "translate"),
     ("i2icli.cli.eval", "app", "group", "eval"),
     ("i2icli.cli.weights", "app", "group", "weights"),
+    ("i2icli.cli.demo", "demo", "command", "demo"),
 ]
 
 for _module, _attr, _kind, _name in _COMMANDS:

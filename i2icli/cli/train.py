@@ -33,6 +33,7 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Overri
 OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/MODEL-RECIPE-TIMESTAMP).")]
 ResumeOpt = Annotated[Optional[str], typer.Option("--resume", help="'auto' continues the latest checkpoint in --out; or a checkpoint/run directory.")]
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="Comma-separated GPU ids, one DDP process each (NCCL), e.g. 0,1.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
 NprocOpt = Annotated[int, typer.Option("--nproc", min=1, help="Processes on this node (DDP; gloo on CPU). Ignored under torchrun.")]
 
 
@@ -46,7 +47,7 @@ def _parse_gpus(text: str | None) -> tuple[int, ...]:
 
 
 def run_train(model: str, recipe: Path | None, data: str | None, overrides: list[str], out: Path | None,
-              resume: str | None, gpus: str | None, nproc: int, device: str) -> None:
+              resume: str | None, gpus: str | None, nproc: int, device: str, threads: int | None = None) -> None:
     resume_dir: Path | None = None
     if resume and resume != "auto":
         r = Path(resume)
@@ -62,7 +63,7 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
         cfg = training_config(model, recipe, data, overrides)
     run_dir = run_dir or default_run_dir(cfg)
     req = TrainRequest(cfg=cfg, out=run_dir, resume=resume, device=device, nproc=nproc, gpus=_parse_gpus(gpus),
-                       argv=tuple(["i2i", *sys.argv[1:]]))
+                       argv=tuple(["i2i", *sys.argv[1:]]), threads=threads)
     p = plan(req)
     table = Table(title=f"i2i train {model}", show_header=False, box=None)
     table.add_row("run directory", str(p.run_dir))
@@ -95,8 +96,9 @@ def _make_command(spec: registry.ModelSpec):
         gpus: GpusOpt = None,
         nproc: NprocOpt = 1,
         device: DeviceOpt = "auto",
+        threads: ThreadsOpt = None,
     ) -> None:
-        run_train(spec.name, recipe, data, list(set_ or []), out, resume, gpus, nproc, device)
+        run_train(spec.name, recipe, data, list(set_ or []), out, resume, gpus, nproc, device, threads)
 
     command.__doc__ = (
         f"{spec.summary}\n\n"

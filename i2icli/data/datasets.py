@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from i2icli.config import RunConfig
@@ -62,8 +63,11 @@ class _Augment:
 
     def __call__(self, arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         if self.train:
-            return train_augment(arrays, rng, self.load, self.size, self.flip)
-        return test_transform(arrays, self.size)
+            out = train_augment(arrays, rng, self.load, self.size, self.flip)
+        else:
+            out = test_transform(arrays, self.size)
+        # torch.from_numpy needs writable memory (PIL-decoded arrays are read-only)
+        return [np.require(a, requirements=["C", "W"]) for a in out]
 
 
 # --------------------------------------------------------------------------- unpaired
@@ -81,9 +85,35 @@ class _StoreDomain:
         return self.store.image(self.split, int(self.indices[i]))
 
 
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` cannot be an image, from its header alone (no decoding), or None."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file (0 bytes)"
+        with Image.open(path) as img:
+            img.size  # noqa: B018 - parsing the header is the check
+    except UnidentifiedImageError:
+        return "not an image file (or an unsupported format)"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"corrupt image ({exc})"
+    return None
+
+
 class _FolderDomain:
+    """Images of one folder, read with :func:`load_rgb` at training time.
+
+    Headers are checked up front (cheap, no decoding) so that a junk file is a
+    clear error before training rather than an exception inside a DataLoader
+    worker; files truncated after a valid header still fail when read.
+    """
+
     def __init__(self, folder: Path):
         self.paths = list_images(folder)
+        bad = [(p, why) for p in self.paths if (why := _unreadable(p)) is not None]
+        if bad:
+            p, why = bad[0]
+            raise DataError(f"{folder}: {len(bad)} unreadable image file(s), e.g. {p.name}: {why}; remove them, "
+                            "or prepare a store with `i2i prepare unpaired` (it skips and lists bad files)")
 
     def __len__(self) -> int:
         return len(self.paths)

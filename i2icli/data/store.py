@@ -28,7 +28,7 @@ Per split (a group named ``train`` or ``test``; at least one exists)
 ``domain``   int16 (N,), index into ``domains``          -- iff ``domains`` is non-empty
 ``labels``   uint8 (N, A) in {0, 1}, columns = ``attributes`` -- iff ``attributes`` is non-empty
 ``masks``    uint8 (N, M, H, W) in [0, 255], channels = ``mask_names``, one chunk
-             per image -- iff ``mask_names`` is non-empty
+             per image, always lzf-compressed -- iff ``mask_names`` is non-empty
 ``sources``  uint8 (N, H, W, 3): the paired input of ``images[i]`` (e.g. its sketch)
              -- iff ``paired``
 
@@ -37,7 +37,7 @@ Ground-truth translation pairs (optional, synthetic benchmarks), group ``<split>
 ``input``      int32 (P,): index of the input image in the split
 ``exemplar``   int32 (P,): index of the exemplar image in the same split
 ``truth``      uint8 (P, H, W, 3): the correct translation of ``input`` guided by ``exemplar``
-``region``     uint8 (P, H, W) in [0, 255]: where the translation may differ from the input
+``region``     uint8 (P, H, W) in {0, 255}: where the translation may differ from the input (lzf)
 ``chosen``     uint8 (P, A) in {0, 1}: attributes taken from the exemplar -- iff ``attributes``
 
 Reading
@@ -127,6 +127,9 @@ class StoreWriter:
             raise DataError(f"{self.path}: cannot write to {parent} ({exc.strerror or exc})") from None
         os.close(fd)
         self.tmp = Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the final file private
         h5py = _h5py()
         try:
             # No chunk cache and an explicit flush after every batch: a failing write
@@ -210,13 +213,13 @@ class StoreWriter:
             p["chosen"].append(np.asarray(chosen, dtype=np.uint8).reshape(-1))
 
     # -- writing --------------------------------------------------------------------
-    def _dataset(self, group, name: str, shape_tail: tuple[int, ...], dtype):
+    def _dataset(self, group, name: str, shape_tail: tuple[int, ...], dtype, compression: str | None = None):
         """A resizable dataset with one item per chunk (created on first use)."""
         if name in group:
             return group[name]
         kwargs: dict[str, Any] = {"chunks": (1, *shape_tail)}
-        if self.compression:
-            kwargs["compression"] = self.compression
+        if compression or self.compression:
+            kwargs["compression"] = compression or self.compression
         return group.create_dataset(name, shape=(0, *shape_tail), maxshape=(None, *shape_tail), dtype=dtype, **kwargs)
 
     @staticmethod
@@ -246,8 +249,9 @@ class StoreWriter:
                 ds = g["labels"] if "labels" in g else g.create_dataset("labels", shape=(0, a), maxshape=(None, a),
                                                                      dtype=np.uint8, chunks=(1024, a))
                 self._append(ds, np.stack(buf["labels"]))
-            if self.mask_names:
-                self._append(self._dataset(g, "masks", (len(self.mask_names), h, w), np.uint8), np.stack(buf["masks"]))
+            if self.mask_names:  # binary masks: lzf always (about 20x smaller, still one chunk per image)
+                self._append(self._dataset(g, "masks", (len(self.mask_names), h, w), np.uint8, "lzf"),
+                             np.stack(buf["masks"]))
             if self.paired:
                 self._append(self._dataset(g, "sources", (h, w, 3), np.uint8), np.stack(buf["sources"]))
             self._f.flush()
@@ -270,7 +274,7 @@ class StoreWriter:
             g.create_dataset("exemplar", data=np.array(p["exemplar"], dtype=np.int32))
             kw = {"compression": self.compression} if self.compression else {}
             g.create_dataset("truth", data=np.stack(p["truth"]), chunks=(1, h, w, 3), **kw)
-            g.create_dataset("region", data=np.stack(p["region"]), chunks=(1, h, w), **kw)
+            g.create_dataset("region", data=np.stack(p["region"]), chunks=(1, h, w), compression="lzf")
             if self.attributes:
                 g.create_dataset("chosen", data=np.stack(p["chosen"]))
 
@@ -378,6 +382,7 @@ class Store:
         self.path = Path(path)
         self._fh = None
         self._pid = -1
+        self._datasets: dict[str, Any] = {}
         self._load()
 
     # -- opening / validation ---------------------------------------------------------
@@ -386,6 +391,8 @@ class Store:
 
     def _load(self) -> None:
         h5py = _h5py()
+        if self.path.is_dir():
+            raise self._bad("is a folder, not a store file (.h5); create one with `i2i prepare ...`")
         if not self.path.is_file():
             raise self._bad("no such store file; create one with `i2i prepare ...`")
         try:
@@ -468,6 +475,7 @@ class Store:
     def _file(self):
         """The h5py handle of *this* process (reopened after fork/unpickle)."""
         if self._fh is None or self._pid != os.getpid():
+            self._datasets = {}
             try:
                 self._fh = _h5py().File(self.path, "r")
             except OSError as exc:
@@ -479,6 +487,7 @@ class Store:
         if self._fh is not None and self._pid == os.getpid():
             self._fh.close()
         self._fh = None
+        self._datasets = {}
 
     def __enter__(self) -> "Store":
         return self
@@ -490,6 +499,7 @@ class Store:
         state = dict(self.__dict__)
         state["_fh"] = None
         state["_pid"] = -1
+        state["_datasets"] = {}
         return state
 
     def __repr__(self) -> str:
@@ -545,9 +555,17 @@ class Store:
         return self._pairs.get(self._split(split))
 
     # -- pixel data (one chunk per read) ---------------------------------------------------
+    def _dataset(self, key: str):
+        """The h5py dataset ``key`` of this process's handle (cached: path lookups cost more than a chunk read)."""
+        f = self._file()
+        ds = self._datasets.get(key)
+        if ds is None:
+            ds = self._datasets[key] = f[key]
+        return ds
+
     def _read(self, key: str, index: int) -> np.ndarray:
         try:
-            return self._file()[key][int(index)]
+            return self._dataset(key)[int(index)]
         except OSError as exc:
             raise self._bad(f"cannot read {key}[{int(index)}] ({_reason(exc)}); the file is damaged, prepare it again") from None
 

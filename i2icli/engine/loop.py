@@ -55,6 +55,7 @@ class TrainRequest:
     nproc: int = 1  # CPU/GPU processes on this node when not under torchrun
     gpus: tuple[int, ...] = ()
     argv: tuple[str, ...] = ()  # the command line, recorded in meta.json
+    threads: int | None = None  # CPU intra-op threads per process (None: torch's default, or shared under --nproc)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ def train(req: TrainRequest, progress: OptionalProgress = None) -> TrainResult:
             D.destroy()
     _prepare_run_dir(req, p)
     if p.world_size == 1:
+        if req.threads:
+            torch.set_num_threads(req.threads)
         return _worker(req, D.DistInfo(device=p.device), progress)
     return _spawn(req, p, progress)
 
@@ -248,6 +251,8 @@ class _QueueProgress:
 def _spawn_entry(rank: int, req: TrainRequest, p: TrainPlan, port: int, queue) -> None:
     device = _rank_device(p.device, req.gpus[rank] if req.gpus else rank) if p.device.startswith("cuda") else p.device
     info = D.DistInfo(rank, p.world_size, rank, p.backend, device)
+    if device == "cpu":  # share the cores instead of oversubscribing them (as torchrun's OMP_NUM_THREADS=1 does)
+        torch.set_num_threads(req.threads or max(1, (os.cpu_count() or 1) // p.world_size))
     try:
         D.init_process_group(info, f"tcp://127.0.0.1:{port}")
         result = _worker(req, info, _QueueProgress(queue) if rank == 0 else None)
@@ -326,6 +331,24 @@ def _spawn(req: TrainRequest, p: TrainPlan, progress: OptionalProgress) -> Train
 
 
 # ----------------------------------------------------------------------------- the loop
+
+
+def _next_batch(batches):
+    """The next batch; a user error raised in a DataLoader worker comes back as one line.
+
+    PyTorch re-raises worker exceptions with the worker's traceback folded into
+    the message; the last line is the original one-line message.
+    """
+    try:
+        return next(batches)
+    except I2IError as exc:
+        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+        last = lines[-1] if lines else str(exc)
+        for prefix in (f"{type(exc).__module__}.{type(exc).__name__}: ", f"{type(exc).__name__}: "):
+            if last.startswith(prefix):
+                last = last[len(prefix):]
+                break
+        raise type(exc)(last) from None
 
 
 def _set_trainable(family: Family, phase: Phase) -> None:
@@ -567,7 +590,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     stop = _StopFlag()
     try:
         for it in range(start, t.iterations):
-            batch = _to_device(next(batches), device, t.channels_last)
+            batch = _to_device(_next_batch(batches), device, t.channels_last)
             factor = lr_factor(t, it)
             for name, opt in optimizers.items():
                 for group in opt.param_groups:

@@ -2,3 +2,4 @@
 
 # One import line per model family (each module calls i2icli.registry.register).
 from i2icli.models import ugatit  # noqa: F401  (U-GAT-IT, ICLR 2020)
+from i2icli.models import classifier  # noqa: F401  (attribute classifier for classification accuracy)

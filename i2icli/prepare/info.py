@@ -1,0 +1,19 @@
+"""``i2i prepare info``: what a store holds (counts, labels, size, provenance)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from i2icli.data.store import is_store_spec, open_store, parse_store_spec
+
+
+def store_info(path: str | Path, verify: bool = False) -> dict[str, Any]:
+    """:meth:`Store.summary` of a store (a ``FILE.h5[:split[/domain]]`` spec is accepted); with
+    ``verify`` also ``checksum_ok`` (the content checksum recomputed)."""
+    file = parse_store_spec(str(path))[0] if is_store_spec(str(path)) else Path(path)
+    with open_store(file) as store:
+        info = store.summary()
+        if verify:
+            info["checksum_ok"] = store.verify()
+    return info
