@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from i2icli.config import read_recipe, resolve
@@ -193,7 +192,8 @@ def test_training_steps_at_32px_finite_losses_changing_weights_rho_in_range():
     logs, _ = run_iterations(fam, tiny_batches(3))
     d_logs, g_logs = logs[0::2], logs[1::2]
     assert set(d_logs[0]) == {"d_loss", "d_adv", "d_cam"}
-    assert set(g_logs[0]) == {"g_loss", "g_adv", "g_cycle", "g_identity", "g_cam"}
+    assert set(g_logs[0]) == {"g_loss", "g_adv", "g_cycle", "g_identity", "g_cam", "rho_adalin", "rho_lin"}
+    assert float(g_logs[0]["rho_adalin"]) == pytest.approx(0.9) and float(g_logs[0]["rho_lin"]) == 0.0
     for entry in logs:
         for name, value in entry.items():
             assert not value.requires_grad and torch.isfinite(value), name
@@ -359,7 +359,28 @@ def test_sample_columns():
     batch = {k: v.repeat(3, 1, 1, 1) for k, v in batch.items()}
     with torch.no_grad():
         cols = fam.sample(batch)
-    assert [t for t, _ in cols] == ["A", "attention A→B", "A→B", "B", "attention B→A", "B→A"]
+    assert [t for t, _ in cols] == ["A", "A2B att", "A2B", "B", "B2A att", "B2A"]
     for title, img in cols:
-        assert img.shape == (3, 1 if title.startswith("attention") else 3, 32, 32)
+        assert img.shape == (3, 1 if title.endswith("att") else 3, 32, 32)
     assert torch.equal(cols[0][1], batch["a"])
+
+
+def test_channels_last_training_matches_contiguous():
+    """The engine's train.channels_last option: same losses (up to rounding); AdaLIN blocks keep NHWC
+    (nn.InstanceNorm2d in the encoder returns NCHW, which the convolutions accept)."""
+    torch.manual_seed(0)
+    fam = UGATIT(load("tiny.toml", "model.n_res=1"))
+    fam_cl = copy.deepcopy(fam)
+    fam_cl.networks.to(memory_format=torch.channels_last)
+    batch = tiny_batches(1)[0]
+    batch_cl = {k: v.contiguous(memory_format=torch.channels_last) for k, v in batch.items()}
+    logs, _ = run_iterations(fam, [batch])
+    logs_cl, _ = run_iterations(fam_cl, [batch_cl])
+    for a, b in zip(logs, logs_cl):
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    fam_cl.networks.eval()
+    with torch.no_grad():
+        h = fam_cl.networks["gen_ab"].encoder(batch_cl["a"]).contiguous(memory_format=torch.channels_last)
+        y = fam_cl.networks["gen_ab"].decoder[0](h, torch.ones(1, h.shape[1]), torch.zeros(1, h.shape[1]))
+    assert y.is_contiguous(memory_format=torch.channels_last)
