@@ -10,8 +10,10 @@ from torch.utils.data import DataLoader
 
 from i2icli.config import DataConfig, RunConfig, TrainConfig
 from i2icli.data.datasets import attribute_dataset, paired_dataset, unpaired_dataset
+from i2icli.data.keyed import dataset_image_keys, image_bytes, images_to_float
 from i2icli.data.store import StoreWriter
 from i2icli.errors import DataError
+from i2icli.images import to_tensor
 
 
 def cfg(path, **data) -> RunConfig:
@@ -42,16 +44,17 @@ def domain_store(tmp_path):
 
 
 def blue(t: torch.Tensor) -> int:
-    return int(round((t[2].mean().item() + 1) * 127.5))
+    assert t.dtype == torch.uint8  # the batch contract: images leave datasets as bytes
+    return int(round(t[2].float().mean().item()))
 
 
 def test_unpaired_store(domain_store):
     ds = unpaired_dataset(cfg(domain_store), "train")
     assert len(ds) == 7 and ds.domain_names == ("cat", "dog")
     item = ds[4]
-    assert set(item) == {"a", "b"}
+    assert set(item) == {"a", "b"} and ds.image_keys == ("a", "b")
     for t in item.values():
-        assert t.shape == (3, 16, 16) and t.dtype == torch.float32 and -1 <= t.min() and t.max() <= 1
+        assert t.shape == (3, 16, 16) and t.dtype == torch.uint8
     assert blue(item["a"]) == 4 and blue(item["b"]) in (100, 101, 102)
     # the same key gives the same item; another epoch (key + len) re-draws partner and augmentation
     assert all(torch.equal(ds[4][k], item[k]) for k in item)
@@ -71,7 +74,7 @@ def test_unpaired_test_split_has_no_augmentation(domain_store):
     ds = unpaired_dataset(cfg(domain_store), "test")
     x = ds[1]["a"]
     expected = torch.from_numpy(np.array(Image.fromarray(gradient(51)).resize((16, 16), Image.BILINEAR)))
-    assert torch.allclose((x.permute(1, 2, 0) + 1) * 127.5, expected.float(), atol=0.01)
+    assert torch.equal(x.permute(1, 2, 0), expected)
     assert x[0, 0, 0] < x[0, 0, -1]  # not flipped
 
 
@@ -173,6 +176,34 @@ def test_paired_dataset_same_crop_and_flip(tmp_path):
     assert len(ds) == 4
     for k in range(20):
         item = ds[k]
-        # the source is the negative of the target: identical geometry means they sum to 0
-        assert torch.allclose(item["source"] + item["target"], torch.zeros(3, 16, 16), atol=0.02)
+        # the source is the negative of the target: identical geometry means they sum to 255 (+-2: resize rounding)
+        assert (item["source"].int() + item["target"].int() - 255).abs().max() <= 2
     assert paired_dataset(cfg(p), "test")[0]["target"].shape == (3, 16, 16)
+
+
+def test_images_to_float_matches_to_tensor_and_leaves_labels():
+    rng = np.random.default_rng(0)
+    arrays = rng.integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    batch = {"image": torch.stack([image_bytes(a) for a in arrays]), "labels": torch.tensor([[0.0, 1.0], [1.0, 0.0]])}
+    assert batch["image"].dtype == torch.uint8 and batch["image"].shape == (2, 3, 5, 7)
+    out = images_to_float(batch, ("image",))
+    assert torch.equal(out["image"], torch.stack([to_tensor(a) for a in arrays]))  # bit-identical
+    assert out["image"].min() >= -1 and out["image"].max() <= 1
+    assert out["labels"] is batch["labels"] and batch["image"].dtype == torch.uint8  # input untouched
+    with pytest.raises(TypeError, match="labels.*not uint8"):
+        images_to_float(batch, ("labels",))
+
+
+def test_engine_converts_declared_images_on_the_device(attr_store):
+    from i2icli.engine.loop import _to_device
+
+    ds = attribute_dataset(cfg(attr_store), "train")
+    assert dataset_image_keys(ds) == ("image",) and dataset_image_keys(list(range(3))) == ()
+    batch = next(iter(DataLoader(ds, batch_size=3)))
+    assert batch["image"].dtype == torch.uint8
+    moved = _to_device(batch, "cpu", True, dataset_image_keys(ds))
+    assert moved["image"].dtype == torch.float32 and moved["image"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(moved["image"], batch["image"].float() / 127.5 - 1)
+    assert torch.equal(moved["labels"], batch["labels"]) and moved["labels"].dtype == torch.float32
+    untouched = _to_device(batch, "cpu", False)  # a dataset without image_keys: nothing converted
+    assert untouched["image"].dtype == torch.uint8

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from i2icli.config import read_recipe, resolve
+from i2icli.data.keyed import images_to_float
 from i2icli.errors import ConfigError, DataError
 from i2icli.losses.regularizers import content_cosine_similarity, mask_content_consistency
 from i2icli.models.base import Nets
@@ -274,6 +275,7 @@ def test_dataset_items_are_keyed_and_exemplars_differ(tmp_path):
     for k in ("x", "y", "x_labels", "y_labels"):
         torch.testing.assert_close(a[k], b[k])
     assert a["x"].shape == (3, 32, 32) and a["x_labels"].shape == (2,)
+    assert a["x"].dtype == torch.uint8 and a["x_labels"].dtype == torch.float32 and ds.image_keys == ("x", "y")
     exemplars = {ds.exemplar_index(3, np.random.default_rng(k)) for k in range(200)}
     assert 3 not in exemplars and len(exemplars) == 11
     differ = LOMITDataset(ds.base, "differ")
@@ -326,7 +328,7 @@ def _batches(ds, batch_size=4, seed=0):
     keys = itertools.count()
     while True:
         items = [ds[next(keys)] for _ in range(batch_size)]
-        yield {k: torch.stack([it[k] for it in items]) for k in items[0]}
+        yield images_to_float({k: torch.stack([it[k] for it in items]) for k in items[0]}, ds.image_keys)
 
 
 def test_tiny_training_on_toy_faces(tmp_path):

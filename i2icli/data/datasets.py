@@ -5,11 +5,15 @@ sampler hands it keys, and all randomness (crop, flip, the partner image of an
 unpaired pair) comes from ``keyed_rng(cfg.train.seed, key)``, so the same key
 always yields the same item, in any worker process and on any DDP rank.
 
-Items are dicts of float32 tensors in [-1, 1], (3, S, S) with
-``S = cfg.data.image_size``:
+Items are dicts whose images are uint8 tensors (3, S, S) with
+``S = cfg.data.image_size``; each dataset lists them in ``image_keys`` and the
+engine turns them into float32 in [-1, 1] on the training device (the batch
+contract in :mod:`i2icli.data.keyed`; call
+:func:`~i2icli.data.keyed.images_to_float` when feeding a family without the
+engine):
 
 - :func:`unpaired_dataset`: ``{"a", "b"}``, two domains (U-GAT-IT, EGSC-IT, SEGIN-free setups)
-- :func:`attribute_dataset`: ``{"image", "labels"}`` with ``labels`` float (n_attr,) in {0, 1}
+- :func:`attribute_dataset`: ``{"image", "labels"}`` with ``labels`` float32 (n_attr,) in {0, 1}
 - :func:`paired_dataset`: ``{"source", "target"}`` (sketch -> image), same crop/flip on both
 
 Augmentation (train split only): resize to ``cfg.data.load_size``, random crop
@@ -31,7 +35,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from i2icli.config import RunConfig
-from i2icli.data.keyed import KeyedDataset
+from i2icli.data.keyed import KeyedDataset, image_bytes
 from i2icli.data.store import SPLITS, Store, open_store
 from i2icli.data.transforms import resize, test_transform, train_augment
 from i2icli.errors import DataError
@@ -63,11 +67,8 @@ class _Augment:
 
     def __call__(self, arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         if self.train:
-            out = train_augment(arrays, rng, self.load, self.size, self.flip)
-        else:
-            out = test_transform(arrays, self.size)
-        # torch.from_numpy needs writable memory (PIL-decoded arrays are read-only)
-        return [np.require(a, requirements=["C", "W"]) for a in out]
+            return train_augment(arrays, rng, self.load, self.size, self.flip)
+        return test_transform(arrays, self.size)
 
 
 # --------------------------------------------------------------------------- unpaired
@@ -125,6 +126,8 @@ class _FolderDomain:
 class UnpairedDataset(KeyedDataset):
     """Two domains A and B; item ``index`` enumerates the larger one, its partner is keyed-random."""
 
+    image_keys = ("a", "b")
+
     def __init__(self, domain_a: Callable[[int], np.ndarray], domain_b: Callable[[int], np.ndarray],
                  augment: _Augment, seed: int, domain_names: tuple[str, str], source: str):
         self.domain_a, self.domain_b = domain_a, domain_b
@@ -144,7 +147,7 @@ class UnpairedDataset(KeyedDataset):
             ia, ib = int(rng.integers(self.len_a)), index
         a = self.augment([self.domain_a(ia)], rng)[0]
         b = self.augment([self.domain_b(ib)], rng)[0]
-        return {"a": to_tensor(a), "b": to_tensor(b)}
+        return {"a": image_bytes(a), "b": image_bytes(b)}
 
 
 def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
@@ -184,6 +187,8 @@ class AttributeDataset(KeyedDataset):
     """Images with binary labels.  Unaugmented access for exemplar samplers:
     :meth:`raw_image` and :attr:`labels` (N, n_attr) float32."""
 
+    image_keys = ("image",)
+
     def __init__(self, store: Store, split: str, columns: list[int], augment: _Augment, seed: int):
         self.store, self.split = store, split
         self.label_names = tuple(store.attributes[c] for c in columns)
@@ -204,7 +209,7 @@ class AttributeDataset(KeyedDataset):
 
     def item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
         image = self.augment([self.raw_image(index)], rng)[0]
-        return {"image": to_tensor(image), "labels": torch.from_numpy(self.labels[index].copy())}
+        return {"image": image_bytes(image), "labels": torch.from_numpy(self.labels[index].copy())}
 
 
 def attribute_dataset(cfg: RunConfig, split: str) -> AttributeDataset:
@@ -232,6 +237,8 @@ def attribute_dataset(cfg: RunConfig, split: str) -> AttributeDataset:
 class PairedDataset(KeyedDataset):
     """(source, target) pairs, e.g. (sketch, photo); one crop/flip draw for both."""
 
+    image_keys = ("source", "target")
+
     def __init__(self, store: Store, split: str, augment: _Augment, seed: int):
         self.store, self.split = store, split
         self.augment = augment
@@ -243,7 +250,7 @@ class PairedDataset(KeyedDataset):
 
     def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
         source, target = self.augment([self.store.source(self.split, index), self.store.image(self.split, index)], rng)
-        return {"source": to_tensor(source), "target": to_tensor(target)}
+        return {"source": image_bytes(source), "target": image_bytes(target)}
 
 
 def paired_dataset(cfg: RunConfig, split: str) -> PairedDataset:

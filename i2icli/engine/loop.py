@@ -37,6 +37,7 @@ from i2icli.config import RunConfig, TrainConfig, run_config_to_toml
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine import distributed as D
 from i2icli.engine.sampler import KeyedSampler
+from i2icli.data.keyed import dataset_image_keys, images_to_float
 from i2icli.engine.sampling import save_grid
 from i2icli.errors import ConfigError, DataError, I2IError, TrainingError
 from i2icli.models.base import Family, Nets, Phase
@@ -359,21 +360,24 @@ def _set_trainable(family: Family, phase: Phase) -> None:
             prm.requires_grad_(flag)
 
 
-def _to_device(batch: Any, device: str, channels_last: bool) -> Any:
+def _to_device(batch: Any, device: str, channels_last: bool, image_keys: tuple[str, ...] = ()) -> Any:
+    """Copy a batch to ``device``; the top-level entries in ``image_keys`` (uint8 images, the batch
+    contract of :mod:`i2icli.data.keyed`) become float32 in [-1, 1] there, after the copy."""
     if isinstance(batch, torch.Tensor):
         t = batch.to(device, non_blocking=True)
         if channels_last and t.dim() == 4:
             t = t.contiguous(memory_format=torch.channels_last)
         return t
     if isinstance(batch, dict):
-        return {k: _to_device(v, device, channels_last) for k, v in batch.items()}
+        out = {k: _to_device(v, device, channels_last) for k, v in batch.items()}
+        return images_to_float(out, image_keys) if image_keys else out
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to_device(v, device, channels_last) for v in batch)
     return batch
 
 
 def _sample_batch(spec: ModelSpec, cfg: RunConfig, count: int) -> dict[str, Any] | None:
-    """A fixed batch for sample grids: the first items of the test split (train if none)."""
+    """A fixed batch for sample grids: the first items of the test split (train if none), images as floats."""
     for split in ("test", "train"):
         try:
             ds = spec.dataset(cfg, split)
@@ -381,7 +385,7 @@ def _sample_batch(spec: ModelSpec, cfg: RunConfig, count: int) -> dict[str, Any]
             continue
         n = min(count, len(ds))
         if n > 0:
-            return default_collate([ds[i] for i in range(n)])
+            return images_to_float(default_collate([ds[i] for i in range(n)]), dataset_image_keys(ds))
     return None
 
 
@@ -551,6 +555,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
                         # (that would shift the model's random stream on resume)
                         generator=torch.Generator().manual_seed(t.seed))
     batches = iter(loader)
+    image_keys = dataset_image_keys(dataset)  # uint8 in the loader, float on the device
     sample_batch = _sample_batch(spec, cfg, t.sample_count) if info.is_main else None
 
     log = _MetricsLog(run_dir / "metrics.jsonl", info.is_main, run_dir / "tensorboard")
@@ -590,7 +595,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     stop = _StopFlag()
     try:
         for it in range(start, t.iterations):
-            batch = _to_device(_next_batch(batches), device, t.channels_last)
+            batch = _to_device(_next_batch(batches), device, t.channels_last, image_keys)
             factor = lr_factor(t, it)
             for name, opt in optimizers.items():
                 for group in opt.param_groups:

@@ -19,6 +19,15 @@ engine
 
 ``logs`` maps names to *detached* scalar tensors; the engine converts them to
 floats only when it logs (avoids a device sync every step).
+
+Batches: the registered dataset's items are collated by a DataLoader and
+copied to the device by the engine.  Images leave the workers as uint8
+(3, H, W) under the keys the dataset lists in ``image_keys``; the engine
+converts exactly those to float32 in [-1, 1] on the device after the copy
+(:mod:`i2icli.data.keyed`).  So ``step`` and ``sample`` always receive float
+images in [-1, 1] (B, 3, H, W), and every other entry (labels, masks) with the
+dtype the dataset gave it.  Code that drives a family without the engine
+applies :func:`i2icli.data.keyed.images_to_float` to its collated batches.
 """
 
 from __future__ import annotations

@@ -106,9 +106,8 @@ from torch import Tensor, nn
 
 from i2icli.config import RunConfig
 from i2icli.data.datasets import AttributeDataset, attribute_dataset
-from i2icli.data.keyed import KeyedDataset
+from i2icli.data.keyed import KeyedDataset, image_bytes
 from i2icli.errors import ConfigError, DataError
-from i2icli.images import to_tensor
 from i2icli.losses.classification import attribute_accuracy, attribute_bce
 from i2icli.losses.gradient_penalty import gradient_penalty
 from i2icli.losses.regularizers import content_cosine_similarity, mask_area, mask_content_consistency, style_contrast
@@ -376,13 +375,16 @@ class LOMIT(Family):
 class LOMITDataset(KeyedDataset):
     """Input/exemplar pairs over an attribute store (CelebA, EmotioNet, synthetic faces).
 
-    Item ``key`` -> ``{"x", "x_labels", "y", "y_labels"}``: image ``key % N``,
+    Item ``key`` -> ``{"x", "x_labels", "y", "y_labels"}`` (``x``, ``y`` uint8
+    (3, S, S), converted to [-1, 1] by the engine; :mod:`i2icli.data.keyed`): image ``key % N``,
     an exemplar drawn from ``keyed_rng(seed, key)`` (uniformly among the other
     images; with ``exemplar = "differ"`` among those whose labels differ) and
     both label vectors (float (n_attr,) in {0, 1}).  Both images get the split's
     augmentation (a horizontal flip on train) from the same keyed generator, so
     an item is the same in any worker, on any rank and after a resume.
     """
+
+    image_keys = ("x", "y")
 
     def __init__(self, base: AttributeDataset, exemplar: Literal["random", "differ"] = "random"):
         if len(base) < 2:
@@ -413,8 +415,8 @@ class LOMITDataset(KeyedDataset):
         j = self.exemplar_index(index, rng)
         x, y = (self.base.augment([self.base.raw_image(i)], rng)[0] for i in (index, j))
         labels = self.base.labels
-        return {"x": to_tensor(x), "x_labels": torch.from_numpy(labels[index].copy()),
-                "y": to_tensor(y), "y_labels": torch.from_numpy(labels[j].copy())}
+        return {"x": image_bytes(x), "x_labels": torch.from_numpy(labels[index].copy()),
+                "y": image_bytes(y), "y_labels": torch.from_numpy(labels[j].copy())}
 
 
 def lomit_dataset(cfg: RunConfig, split: str) -> LOMITDataset:
