@@ -30,7 +30,12 @@ affect: the visible *influence* of the layers it controls, accumulated while
 compositing (a layer with coverage a adds a, every later layer multiplies by
 1 - a), taken as the union of the face as drawn and the same face with every
 optional feature present and the opposite mouth state.  So the ``Goatee`` mask
-of a clean-shaven face is where a goatee would be.
+of a clean-shaven face is where a goatee would be.  Both faces share their
+geometry, so they are drawn in one pass: only the five layers those switches
+change (eye shadow, mouth, teeth, moustache, goatee) get a second coverage
+array, and the background is never composited for an influence map (nothing
+tagged lies beneath it).  This gives the same masks, bit for bit, as drawing
+the second face separately, at about 2.5x the speed.
 
 Ground-truth pairs
 ------------------
@@ -42,6 +47,8 @@ the input or the truth; outside it the truth equals the input bit for bit.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -130,22 +137,36 @@ def with_groups(p: Params, exemplar: Params, groups: np.ndarray) -> Params:
 Window = tuple[slice, slice]
 
 
+Layer = tuple[np.ndarray, Window, tuple[str, ...]]
+
+
 class _Canvas:
     """Batch compositor over pixel windows; remembers tagged layers for the attributes' visible influence.
 
     Each shape is evaluated only inside the union of its rows' bounding boxes
     (plus 2 pixels), so small features (eyes, mouth, brows) cost little.
+
+    ``composite``: paint the image (off when only influence maps are wanted).
+    ``track``: record every layer's coverage for :func:`_influence`.
+    ``potential``: also record the coverage of the *potential* face (every
+    optional feature present, the opposite mouth state; see
+    :func:`render_with_masks`).  It has the same geometry, so only the few
+    layers those switches change get a second coverage (``paint(...,
+    potential=...)``); every other layer shares its array with the face as
+    drawn, and the face is rendered once instead of twice.
     """
 
-    def __init__(self, n: int, size: int, track: bool):
+    def __init__(self, n: int, size: int, composite: bool = True, track: bool = False, potential: bool = False):
         lin = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
         self.y, self.x = np.meshgrid(lin, lin, indexing="ij")  # (S, S), y down
-        self.size = size
+        self.n, self.size = n, size
         self.pix = np.float32(2.0 / size)
         self.full: Window = (slice(0, size), slice(0, size))
-        self.img = np.zeros((3, n, size, size), np.float32)  # planar: alpha broadcasts without striding
-        self.track = track
-        self.layers: list[tuple[np.ndarray, Window, tuple[str, ...]]] = []
+        # planar: alpha broadcasts without striding
+        self.img = np.zeros((3, n, size, size), np.float32) if composite else None
+        self.track = track or potential
+        self.layers: list[Layer] = []
+        self.potential_layers: list[Layer] | None = [] if potential else None
 
     def window(self, cx, cy, rx, ry) -> Window:
         """Pixel window covering every row's ellipse (cx, cy, rx, ry) including its anti-aliased edge.
@@ -177,28 +198,48 @@ class _Canvas:
         return np.clip(0.5 + (y - np.asarray(y0, np.float32).reshape(-1, 1, 1)) / self.pix, 0, 1)
 
     def paint(self, alpha: np.ndarray, colour: np.ndarray, tags: tuple[str, ...] = (),
-              win: Window | None = None) -> None:
+              win: Window | None = None, potential: Callable[[], np.ndarray] | None = None) -> None:
+        """Composite one layer; ``potential`` gives its coverage in the potential face when that differs."""
         win = win or self.full
-        view = self.img[(slice(None), slice(None), *win)]
-        # img += alpha * (colour - img), in place
-        tmp = np.asarray(colour, np.float32).T.reshape(3, -1, 1, 1) - view
-        tmp *= alpha
-        view += tmp
+        if self.img is not None:
+            view = self.img[(slice(None), slice(None), *win)]
+            # img += alpha * (colour - img), in place
+            tmp = np.asarray(colour, np.float32).T.reshape(3, -1, 1, 1) - view
+            tmp *= alpha
+            view += tmp
         if self.track:
             self.layers.append((alpha, win, tags))
+        if self.potential_layers is not None:
+            self.potential_layers.append((alpha if potential is None else potential(), win, tags))
 
     def influence(self) -> dict[str, np.ndarray]:
-        """Per attribute: sum over its layers of alpha * prod(1 - alpha of every later layer)."""
-        out = {a: np.zeros(self.img.shape[1:], np.float32) for a in ATTRIBUTES}
-        through = np.ones(self.img.shape[1:], np.float32)  # transmittance from the top down
-        for alpha, win, tags in reversed(self.layers):
-            t = through[(slice(None), *win)]
-            if tags:
-                visible = alpha * t
-                for name in tags:
-                    out[name][(slice(None), *win)] += visible
-            t *= 1 - alpha
-        return out
+        """Visible influence of the face as drawn (see :func:`_influence`)."""
+        return _influence(self.layers, self.n, self.size)
+
+    def potential_influence(self) -> dict[str, np.ndarray]:
+        """Visible influence in the potential face (every optional feature, the opposite mouth)."""
+        assert self.potential_layers is not None, "canvas made without potential=True"
+        return _influence(self.potential_layers, self.n, self.size)
+
+
+def _influence(layers: list[Layer], n: int, size: int) -> dict[str, np.ndarray]:
+    """Per attribute: sum over its layers of alpha * prod(1 - alpha of every later layer).
+
+    Walks from the top layer down and stops at the lowest tagged layer: the
+    layers beneath it (background, clothes, neck) only attenuate what nothing
+    reads any more.
+    """
+    out = {a: np.zeros((n, size, size), np.float32) for a in ATTRIBUTES}
+    lowest = next((i for i, (_, _, tags) in enumerate(layers) if tags), len(layers))
+    through = np.ones((n, size, size), np.float32)  # transmittance from the top down
+    for alpha, win, tags in reversed(layers[lowest:]):
+        t = through[(slice(None), *win)]
+        if tags:
+            visible = alpha * t
+            for name in tags:
+                out[name][(slice(None), *win)] += visible
+        t *= 1 - alpha
+    return out
 
 
 def _background(c: _Canvas, p: Params) -> None:
@@ -228,10 +269,23 @@ def render(p: Params, size: int, influence: bool = False) -> tuple[np.ndarray, d
             raise ValueError(f"render at most {_CHUNK} faces at a time when asking for influence maps")
         return np.concatenate([render(take(p, np.arange(i, min(i + _CHUNK, n))), size)[0]
                                for i in range(0, n, _CHUNK)]), {}
-    c = _Canvas(n, size, influence)
+    c = _Canvas(n, size, track=influence)
+    _draw(c, p)
+    assert c.img is not None
+    return _to_uint8(c.img), (c.influence() if influence else {})
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.clip(img.transpose(1, 2, 3, 0) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _draw(c: _Canvas, p: Params) -> None:
+    """Paint face(s) ``p`` onto ``c``, bottom layer first; the background only when ``c`` composites."""
+    n = len(p["cx"])
     cx, cy, rx, ry = p["cx"], p["cy"], p["rx"], p["ry"]
     f32 = np.float32
-    _background(c, p)
+    if c.img is not None:  # untagged and beneath every tagged layer: no influence map needs it
+        _background(c, p)
     w = c.window(cx, cy + ry + 0.45, rx * 1.9, 0.5)
     c.paint(c.ellipse(cx, cy + ry + 0.45, rx * 1.9, 0.5, w), p["clothes"], win=w)
     w = c.window(cx, cy + ry * 0.8, rx * 0.45, ry * 0.6)
@@ -247,8 +301,10 @@ def render(p: Params, size: int, influence: bool = False) -> tuple[np.ndarray, d
     for side in (-1, 1):
         ex, ey = cx + side * p["eye_dx"], cy + p["eye_y"]
         w = c.window(ex, ey - 0.025, er * 2.0, er * 1.3 + 0.025)
-        shadow = c.ellipse(ex, ey - 0.025, er * 2.0, er * 1.3, w) * p["makeup"].reshape(-1, 1, 1)
-        c.paint(shadow * f32(0.85), p["shadow_rgb"], ("Heavy_Makeup",), w)
+        eye_area = c.ellipse(ex, ey - 0.025, er * 2.0, er * 1.3, w)
+        shadow = eye_area * p["makeup"].reshape(-1, 1, 1)
+        c.paint(shadow * f32(0.85), p["shadow_rgb"], ("Heavy_Makeup",), w,
+                potential=lambda: eye_area * f32(0.85))  # makeup = 1 (called at once: no late binding)
         c.paint(c.ellipse(ex, ey, er * 1.5, er, w), np.full((n, 3), 0.97, f32), win=w)
         c.paint(c.ellipse(ex, ey, er * 0.75, er * 0.75, w), p["iris"], win=w)
     # top hair: a cap over the head cut by the fringe line
@@ -271,18 +327,19 @@ def render(p: Params, size: int, influence: bool = False) -> tuple[np.ndarray, d
     open_ = c.ellipse(cx, my, mw * 1.1, np.full(n, 0.11, f32), w) * c.below(my, w)
     natural = np.clip(p["skin"] * np.array([0.85, 0.55, 0.55], f32), 0, 1)
     lip_colour = np.where(p["lipstick"][:, None], p["lip_rgb"], natural)
-    c.paint(np.where(smile, open_, closed), lip_colour, ("Smiling", "Wearing_Lipstick"), w)
-    teeth = c.ellipse(cx, my + 0.012, mw * 0.82, np.full(n, 0.05, f32), w) * c.below(my + 0.012, w) * smile
-    c.paint(teeth, np.full((n, 3), 0.96, f32), ("Smiling",), w)
+    c.paint(np.where(smile, open_, closed), lip_colour, ("Smiling", "Wearing_Lipstick"), w,
+            potential=lambda: np.where(~smile, open_, closed))  # the opposite mouth state
+    teeth_area = c.ellipse(cx, my + 0.012, mw * 0.82, np.full(n, 0.05, f32), w) * c.below(my + 0.012, w)
+    c.paint(teeth_area * smile, np.full((n, 3), 0.96, f32), ("Smiling",), w, potential=lambda: teeth_area * ~smile)
     # facial hair takes the hair colour
     w = c.window(cx, my - 0.055, mw * 1.05, 0.03)
-    must = c.ellipse(cx, my - 0.055, mw * 1.05, np.full(n, 0.03, f32), w) * p["mustache"].reshape(-1, 1, 1)
-    c.paint(must, p["hair_rgb"], ("Mustache", "No_Beard") + HAIR, w)
+    must_area = c.ellipse(cx, my - 0.055, mw * 1.05, np.full(n, 0.03, f32), w)
+    c.paint(must_area * p["mustache"].reshape(-1, 1, 1), p["hair_rgb"], ("Mustache", "No_Beard") + HAIR, w,
+            potential=lambda: must_area)  # mustache = 1 (x * 1 = x exactly)
     w = c.window(cx, cy + ry * 0.86, 0.12, ry * 0.16)
-    goat = c.ellipse(cx, cy + ry * 0.86, np.full(n, 0.12, f32), ry * 0.16, w) * p["goatee"].reshape(-1, 1, 1)
-    c.paint(goat, p["hair_rgb"], ("Goatee", "No_Beard") + HAIR, w)
-    images = np.clip(c.img.transpose(1, 2, 3, 0) * 255 + 0.5, 0, 255).astype(np.uint8)
-    return images, (c.influence() if influence else {})
+    goat_area = c.ellipse(cx, cy + ry * 0.86, np.full(n, 0.12, f32), ry * 0.16, w)
+    c.paint(goat_area * p["goatee"].reshape(-1, 1, 1), p["hair_rgb"], ("Goatee", "No_Beard") + HAIR, w,
+            potential=lambda: goat_area)  # goatee = 1
 
 
 def render_with_masks(p: Params, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -298,12 +355,11 @@ def render_with_masks(p: Params, size: int) -> tuple[np.ndarray, np.ndarray]:
     for start in range(0, n, _CHUNK):
         q = take(p, np.arange(start, min(start + _CHUNK, n)))
         rows = slice(start, start + len(q["cx"]))
-        images[rows], seen = render(q, size, influence=True)
-        full = dict(q)
-        for key in ("goatee", "mustache", "makeup", "lipstick"):
-            full[key] = np.ones_like(q[key])
-        full["smiling"] = ~q["smiling"]
-        _, potential = render(full, size, influence=True)
+        c = _Canvas(len(q["cx"]), size, potential=True)  # one pass: the potential face shares the geometry
+        _draw(c, q)
+        assert c.img is not None
+        images[rows] = _to_uint8(c.img)
+        seen, potential = c.influence(), c.potential_influence()
         for j, a in enumerate(ATTRIBUTES):
             out[rows, j] = np.maximum(seen[a], potential[a]) > 1e-3
     out *= 255
@@ -362,7 +418,9 @@ def ground_truth(p: Params, inputs: np.ndarray, exemplars: np.ndarray, groups: n
         sl = slice(start, min(start + _CHUNK, m))
         src, ex = take(p, inputs[sl]), take(p, exemplars[sl])
         rendered, infl_truth = render(with_groups(src, ex, groups[sl]), size, influence=True)
-        _, infl_src = render(src, size, influence=True)
+        c = _Canvas(len(src["cx"]), size, composite=False, track=True)  # the input image is given: influence only
+        _draw(c, src)
+        infl_src = c.influence()
         for j, a in enumerate(ATTRIBUTES):
             rows = attrs[sl, j][:, None, None]
             region[sl] |= rows & ((infl_truth[a] > 1e-4) | (infl_src[a] > 1e-4))
