@@ -44,6 +44,8 @@ def train_augment(arrays: Sequence[np.ndarray], rng: np.random.Generator, load_s
 
     U-GAT-IT App. B.2 (and CycleGAN/pix2pix): resize 286, random crop 256, flip.
     When ``load_size <= crop_size`` the image is resized straight to ``crop_size``.
+    Crop and flip are *views* (no copy): :func:`i2icli.data.keyed.image_bytes`
+    makes the one copy, into the tensor layout.
     """
     load = max(load_size, crop_size)
     top = int(rng.integers(0, load - crop_size + 1))
@@ -52,12 +54,10 @@ def train_augment(arrays: Sequence[np.ndarray], rng: np.random.Generator, load_s
     out = []
     for a in arrays:
         a = resize(a, load)[top:top + crop_size, left:left + crop_size]
-        if mirror:
-            a = a[:, ::-1]
-        out.append(np.ascontiguousarray(a))
+        out.append(a[:, ::-1] if mirror else a)
     return out
 
 
 def test_transform(arrays: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
-    """Deterministic: resize to ``size``, no augmentation."""
-    return [np.ascontiguousarray(resize(a, size)) for a in arrays]
+    """Deterministic: resize to ``size``, no augmentation (arrays already that size come back as they are)."""
+    return [resize(a, size) for a in arrays]
