@@ -13,8 +13,9 @@ What is measured (images per second, best of ``--repeat`` runs):
   indices (the pattern to avoid);
 - a DataLoader over the training dataset (``unpaired_dataset``: two images
   per item, keyed flip, ``image_size = load_size`` so no resize) on each
-  source, random batches of 32, ``--workers`` persistent worker processes
-  (the engine's settings; steady state after one untimed epoch), images as
+  source, random batches of 32 from the engine's endless ``KeyedSampler``,
+  ``--workers`` persistent worker processes, prefetch 4 (the engine's
+  settings; steady state after an untimed warm-up round), images as
   uint8 (the batch contract of :mod:`i2icli.data.keyed`; the engine converts
   them on the device), i.e. what training sees; plus the store with the
   float conversion done in the workers (the contract before uint8 batches);
@@ -46,6 +47,7 @@ from i2icli.data.keyed import images_to_float  # noqa: E402
 from i2icli.data.store import StoreWriter, open_store  # noqa: E402
 from i2icli.data.synthetic import faces as FA  # noqa: E402
 from i2icli.data.synthetic.digits import handwritten_digits  # noqa: E402
+from i2icli.engine.sampler import KeyedSampler  # noqa: E402
 from i2icli.images import list_images, load_rgb  # noqa: E402
 from i2icli.prepare.folders import FolderRequest, prepare_unpaired  # noqa: E402
 from i2icli.prepare.synthetic import DigitsRequest, FacesRequest, prepare_digits, prepare_faces  # noqa: E402
@@ -62,6 +64,20 @@ class _FloatItems(Dataset):
 
     def __getitem__(self, key):
         return images_to_float(self.dataset[key], self.dataset.image_keys)
+
+
+class _Ready(Dataset):
+    """Items like the unpaired dataset's (two fresh uint8 (3, S, S) images) without reading anything:
+    the DataLoader's own ceiling (shared-memory batches, worker IPC) on this machine."""
+
+    def __init__(self, n: int, size: int):
+        self.n, self.size = n, size
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, key):
+        return {k: torch.full((3, self.size, self.size), key % 256, dtype=torch.uint8) for k in ("a", "b")}
 
 
 def _training_config(path: Path, size: int) -> RunConfig:
@@ -143,35 +159,46 @@ def main() -> None:
                     ds[np.sort(order[b:b + 32]).tolist()]
 
         png_rate = n / _best(read_png, args.repeat)
+        raw_ratio = 0.0
         rows.append(("random reads, PNG folder (PIL decode)", f"{png_rate:,.0f}", f"{png_mb:.1f} MB"))
         for label, path in (("random reads, store (1 chunk / image)", tmp / "store.h5"),
                             ("random reads, store with lzf", tmp / "lzf.h5")):
             rate = n / _best(reader(path), args.repeat)
             rows.append((label, f"{rate:,.0f} ({rate / png_rate:.0f}x PNG)", f"{path.stat().st_size / 1e6:.1f} MB"))
+            raw_ratio = raw_ratio or rate / png_rate  # the uncompressed store (first)
         rows.append(("h5py fancy indexing, 32 sorted indices (avoid)", f"{n / _best(fancy, 1):,.0f}", ""))
 
         folder_ds = unpaired_dataset(_training_config(tmp / "png", size), "train")
         store_ds = unpaired_dataset(_training_config(tmp / "store.h5", size), "train")
-        png_loader_rate = 0.0
-        for label, ds in (("DataLoader, PNG folder, uint8 images", folder_ds),
-                          ("DataLoader, store, uint8 images", store_ds),
-                          ("DataLoader, store, float32 images made in the workers (before)", _FloatItems(store_ds))):
-            # the engine's loader settings: persistent workers, prefetch 4; the first epoch (worker start) is not timed
-            loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=args.workers, drop_last=True,
-                                generator=torch.Generator().manual_seed(0), persistent_workers=args.workers > 0,
-                                prefetch_factor=4 if args.workers > 0 else None)
-            per_epoch = 2 * 32 * (len(ds) // 32)  # two images (a, b) per item
-
-            def epoch():
-                for _ in loader:
-                    pass
-            epoch()
-            rate = per_epoch / _best(epoch, args.repeat)
-            del loader
-            png_loader_rate = png_loader_rate or rate
-            ratio = f" ({rate / png_loader_rate:.1f}x PNG)" if rate != png_loader_rate else ""
-            rows.append((f"{label} (unpaired training dataset, batch 32, {args.workers} workers)",
-                         f"{rate:,.0f}{ratio}", ""))
+        sources = (("DataLoader, PNG folder, uint8 images", folder_ds),
+                   ("DataLoader, store, uint8 images", store_ds),
+                   ("DataLoader, store, float32 images made in the workers (before)", _FloatItems(store_ds)),
+                   ("DataLoader ceiling: ready-made uint8 items, nothing read", _Ready(len(store_ds), size)))
+        # as the engine feeds training: one endless stream of keyed batches (KeyedSampler), persistent workers,
+        # prefetch 4; each source first serves a warm-up round (worker start), then the sources take turns,
+        # one round = 4 epochs' worth of batches each, so that all see the same load from other users
+        workers = [args.workers] * len(sources)
+        loaders = [DataLoader(ds, batch_size=32, sampler=KeyedSampler(len(ds), 32, seed=0),
+                              num_workers=w, drop_last=True, persistent_workers=w > 0,
+                              prefetch_factor=4 if w > 0 else None) for (_, ds), w in zip(sources, workers)]
+        streams = [iter(loader) for loader in loaders]
+        batches = [4 * len(ds) // 32 for _, ds in sources]
+        rates = np.zeros((args.repeat + 1, len(sources)))
+        for r in range(args.repeat + 1):
+            for j, stream in enumerate(streams):
+                t = time.perf_counter()
+                for _ in range(batches[j]):
+                    next(stream)
+                rates[r, j] = 2 * 32 * batches[j] / (time.perf_counter() - t)  # two images (a, b) per item
+        del streams, loaders
+        rates = rates[1:]
+        best = rates.max(0)
+        round_ratios = rates[:, 1] / rates[:, 0]  # store / PNG within one round
+        store_ratio = best[1] / best[0]
+        for j, (label, _) in enumerate(sources):
+            ratio = f" ({best[j] / best[0]:.1f}x PNG)" if j else ""
+            rows.append((f"{label} (unpaired training dataset, batch 32, {workers[j]} workers)",
+                         f"{best[j]:,.0f}{ratio}", ""))
 
         res = prepare_unpaired(FolderRequest(tmp / "png", tmp / "prep.h5", size=size, workers=args.workers))
         rows.append((f"prepare unpaired ({size} px PNG -> store, {args.workers} workers)",
@@ -201,7 +228,20 @@ def main() -> None:
               "Fancy indexing with a list of indices is the slow path the store never uses.  "
               "The DataLoader rows read through the real training dataset (keyed flip, two images per item) and "
               "include collation and worker IPC; images travel as uint8 and become floats on the training device, "
-              "so the float row shows what converting in the workers used to cost."]
+              "so the float row shows what converting in the workers used to cost.", "",
+              f"Issue 3's target, the store >= 10x a PNG folder: raw random reads "
+              f"{'meet' if raw_ratio >= 10 else 'miss'} it ({raw_ratio:.0f}x); through a {args.workers}-worker "
+              f"DataLoader the store is {store_ratio:.1f}x (best rounds; store/PNG within each of the "
+              f"{args.repeat} rounds: {', '.join(f'{x:.1f}x' for x in round_ratios)}), so the target is "
+              f"{'met' if store_ratio >= 10 else 'not met'} there.  The ceiling row is why: a dataset that reads "
+              "nothing at all reaches only that ratio, because 128 px batches leaving worker processes cost "
+              "shared-memory allocation, page faults and IPC on 2 shared cores, while PNG decoding scales with the "
+              "workers.  The store path adds to that ceiling only one direct chunk read, one NumPy copy (crop, "
+              "flip and HWC->CHW at once) and a keyed generator per image.  Not adopted: `__getitems__` writing pre-collated batches straight into shared memory "
+              "(~10% above per-item collation at the ceiling, but it needs a custom `collate_fn` in every "
+              "DataLoader over these datasets); `file_system` tensor sharing (same speed).  Pinned memory is on "
+              "for CUDA devices (the engine); with uint8 batches it pins and copies a quarter of the bytes "
+              "(not measured: no GPU here)."]
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
