@@ -82,3 +82,23 @@ def test_two_process_gloo_ddp_ugatit(digits, tmp_path):
     assert len(table) == 6
     for name, sums in table.items():
         assert sums[0] == pytest.approx(sums[1], rel=1e-9), name
+
+
+def test_torchrun_two_processes(digits, tmp_path):
+    """The same `i2i train` under torchrun (env://, gloo on CPU): one run directory, rank 0 talks."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "torchrun"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "i2icli.cli.main", "train",
+           "ugatit", "--recipe", TINY, "--data", str(digits), "--out", str(run), "--set", "train.iterations=2",
+           "--set", "train.checkpoint_every=2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("done:") == 1
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["world_size"] == 2 and meta["backend"] == "gloo"
+    table = json.loads((run / "ddp_check.json").read_text())
+    assert all(v[0] == pytest.approx(v[1], rel=1e-9) for v in table.values())

@@ -12,6 +12,7 @@ from rich.table import Table
 from i2icli import registry
 from i2icli.cli.common import DeviceOpt, cli_errors, console, rich_progress
 from i2icli.engine import TrainRequest, plan, train
+from i2icli.engine.distributed import torchrun_env
 from i2icli.errors import ConfigError
 from i2icli.runs import default_run_dir, saved_config, training_config
 
@@ -65,6 +66,10 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
     req = TrainRequest(cfg=cfg, out=run_dir, resume=resume, device=device, nproc=nproc, gpus=_parse_gpus(gpus),
                        argv=tuple(["i2i", *sys.argv[1:]]), threads=threads)
     p = plan(req)
+    env = torchrun_env()
+    if env is not None and env[0] != 0:  # under torchrun only rank 0 talks
+        train(req)
+        return
     table = Table(title=f"i2i train {model}", show_header=False, box=None)
     table.add_row("run directory", str(p.run_dir))
     table.add_row("recipe", cfg.recipe)
