@@ -7,7 +7,7 @@ Layout of one checkpoint (a directory)::
         state.pt              # optimisers, iteration, RNG states: tensors and
                               # plain containers only, read with weights_only=True
 
-A checkpoint is written into ``checkpoints/.tmp-step_XXXXXXXX``, each file
+A checkpoint is written into ``checkpoints/.tmp-step_<iteration, 8 digits>``, each file
 fsync'ed, then the directory is renamed into place and the parent fsync'ed; a
 killed write leaves only a ``.tmp-*`` folder that readers ignore.  The last
 ``keep`` checkpoints are kept.  Network weights never go through pickle.
