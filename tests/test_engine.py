@@ -138,3 +138,15 @@ def test_worker_errors_reach_the_user_as_one_line(tmp_path):
     with pytest.raises(DataError) as info:
         _next_batch(batches)
     assert str(info.value).startswith("/data/img_0.png: corrupt") and "Traceback" not in str(info.value)
+
+
+def test_default_optimizer_is_adam_with_recipe_settings_and_fused_where_available():
+    from i2icli.models.base import Phase
+
+    fam = toy_family.ToyGAN(make_cfg(lr=3e-4, betas=(0.0, 0.9), weight_decay=1e-4))
+    opt = fam.make_optimizer(Phase("generator", ("gen",)), list(fam.networks["gen"].parameters()))
+    group = opt.param_groups[0]
+    assert isinstance(opt, torch.optim.Adam)
+    assert (group["lr"], group["betas"], group["weight_decay"]) == (3e-4, (0.0, 0.9), 1e-4)
+    major, minor = (int(x) for x in torch.__version__.split(".")[:2])
+    assert bool(group["fused"]) == ((major, minor) >= (2, 4))
