@@ -60,6 +60,7 @@ from i2icli.models.base import Nets  # noqa: E402
 from i2icli.models.ugatit import UGATIT, UGATITConfig  # noqa: E402
 from i2icli.nn import attention as nn_attention  # noqa: E402
 from i2icli.nn import norms as nn_norms  # noqa: E402
+from i2icli.nn import spectral as nn_spectral  # noqa: E402
 
 Step = Callable[[UGATIT, dict, dict[str, torch.Tensor]], None]
 CHANNELS_LAST = "ours-channels_last"
@@ -144,14 +145,19 @@ def _concat_cam_forward(self, x):
 
 @contextlib.contextmanager
 def unfused_layers() -> Iterator[None]:
-    fused_lin, fused_cam = nn_norms.layer_instance_norm, nn_attention.CAMAttention.forward
+    """The authors' layer maths: literal Eq. 1, concat CAM, and spectral norm as torch's
+    parametrisation computes it (W / sigma materialised on every forward)."""
+    saved = (nn_norms.layer_instance_norm, nn_attention.CAMAttention.forward,
+             nn_spectral.SpectralNormConv2d.forward, nn_spectral.SpectralNormLinear.forward)
     nn_norms.layer_instance_norm = _literal_lin
     nn_attention.CAMAttention.forward = _concat_cam_forward
+    nn_spectral.SpectralNormConv2d.forward = torch.nn.Conv2d.forward
+    nn_spectral.SpectralNormLinear.forward = torch.nn.Linear.forward
     try:
         yield
     finally:
-        nn_norms.layer_instance_norm = fused_lin
-        nn_attention.CAMAttention.forward = fused_cam
+        (nn_norms.layer_instance_norm, nn_attention.CAMAttention.forward,
+         nn_spectral.SpectralNormConv2d.forward, nn_spectral.SpectralNormLinear.forward) = saved
 
 
 def unfused_reference_step(fam: UGATIT, opts: dict, batch: dict[str, torch.Tensor]) -> None:

@@ -1,0 +1,122 @@
+"""Spectrally normalised conv / linear layers that scale the output instead of the weight.
+
+Spectral normalisation (Miyato et al., ICLR 2018, Sec. 2.1, Eq. 8 and
+Algorithm 1) replaces a layer's weight W by W / sigma(W), with sigma estimated
+by one power iteration per training forward::
+
+    v <- W^T u / ||W^T u||,  u <- W v / ||W v||      (u, v: buffers, no gradient)
+    sigma = u^T W v                                  (gradient flows through W)
+
+``torch.nn.utils.parametrizations.spectral_norm`` materialises W / sigma on
+every forward (a full copy of the weight: 134 MB for the 2048-channel conv of
+U-GAT-IT's global discriminator) and back-propagates through that division
+(two more full-size passes).  A convolution and a linear map are linear in the
+weight, so
+
+    conv(x, W / sigma) + b  ==  conv(x, W) * (1 / sigma) + b
+
+and the layers here compute the right-hand side: convolve with the raw weight,
+then one fused ``addcmul`` applies 1/sigma and the bias to the (much smaller)
+output.  Autograd gives the same gradients as torch's layer: the conv weight
+gradient is scaled by 1/sigma, and the gradient of sigma,
+``-sum(grad_y * conv(x, W)) / sigma^2 == -sum(grad_Wsn * W) / sigma^2``, reaches W
+through ``sigma = u^T W v`` as the outer product u v^T, exactly as through
+torch's division.
+
+State and checkpoints are unchanged: the layers *are* torch's
+spectral-norm parametrisation (``parametrizations.weight.original``, ``._u``,
+``._v``; ``layer.weight`` still returns W / sigma, ``eval()`` stops the power
+iteration), so ``state_dict`` keys, :func:`i2icli.nn.init.init_normal_` and
+``parametrize.is_parametrized`` work as before.  Only ``forward`` differs: it
+runs the parametrisation's own power method (same number of iterations per
+call, so u and v evolve exactly as with torch's layer) and never builds
+W / sigma.  ``tests/test_nn_spectral.py`` checks outputs, gradients and u/v
+updates against ``torch.nn.utils.parametrizations.spectral_norm``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
+
+
+def _spectral_parts(layer: nn.Module) -> tuple[Tensor, Tensor]:
+    """(raw weight W, 1 / sigma) of a spectrally normalised ``layer``; one power iteration in training mode.
+
+    Mirrors ``_SpectralNorm.forward`` of torch (power method on the reshaped
+    weight, then sigma = u^T W v with cloned u, v) but returns 1/sigma instead of
+    dividing the weight by it.
+    """
+    param = layer.parametrizations.weight
+    sn = param[0]
+    weight = param.original
+    weight_mat = sn._reshape_weight_to_matrix(weight)
+    if sn.training:
+        sn._power_method(weight_mat, sn.n_power_iterations)
+    u = sn._u.clone(memory_format=torch.contiguous_format)
+    v = sn._v.clone(memory_format=torch.contiguous_format)
+    sigma = torch.vdot(u, torch.mv(weight_mat, v))
+    return weight, sigma.reciprocal()
+
+
+def _scale_and_bias(y: Tensor, inv_sigma: Tensor, bias: Tensor | None, channel_dim: int) -> Tensor:
+    if bias is None:
+        return y * inv_sigma
+    shape = [1] * y.dim()
+    shape[channel_dim] = -1
+    return torch.addcmul(bias.view(shape), y, inv_sigma)
+
+
+class SpectralNormConv2d(nn.Conv2d):
+    """``nn.Conv2d`` with spectral normalisation applied to its output (see the module docstring).
+
+    Build it with :func:`spectral_norm_conv2d`; constructed directly it is a
+    plain ``nn.Conv2d`` until torch's parametrisation is attached.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not parametrize.is_parametrized(self, "weight"):
+            return super().forward(x)
+        weight, inv_sigma = _spectral_parts(self)
+        return _scale_and_bias(self._conv_forward(x, weight, None), inv_sigma, self.bias, 1)
+
+
+class SpectralNormLinear(nn.Linear):
+    """``nn.Linear`` with spectral normalisation applied to its output (see the module docstring)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not parametrize.is_parametrized(self, "weight"):
+            return super().forward(x)
+        weight, inv_sigma = _spectral_parts(self)
+        return _scale_and_bias(F.linear(x, weight), inv_sigma, self.bias, -1)
+
+
+def _attach(layer: nn.Module, n_power_iterations: int, eps: float) -> nn.Module:
+    _torch_spectral_norm(layer, n_power_iterations=n_power_iterations, eps=eps)
+    sn = layer.parametrizations.weight[0]
+    # the private pieces _spectral_parts relies on; fail loudly if a torch release renames them
+    for attr in ("_power_method", "_reshape_weight_to_matrix", "_u", "_v", "n_power_iterations"):
+        if not hasattr(sn, attr):
+            raise RuntimeError(f"torch's spectral-norm parametrisation has no {attr!r}; "
+                               f"i2icli.nn.spectral needs updating for torch {torch.__version__}")
+    return layer
+
+
+def spectral_norm_conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                         padding: int = 0, *, padding_mode: str = "zeros", bias: bool = True,
+                         n_power_iterations: int = 1, eps: float = 1e-12) -> SpectralNormConv2d:
+    """A spectrally normalised 2-D convolution (Miyato et al. 2018), state-dict compatible with
+    ``spectral_norm(nn.Conv2d(...))``; ``n_power_iterations``/``eps`` as torch's defaults."""
+    conv = SpectralNormConv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias,
+                              padding_mode=padding_mode)
+    return _attach(conv, n_power_iterations, eps)
+
+
+def spectral_norm_linear(in_features: int, out_features: int, *, bias: bool = True, n_power_iterations: int = 1,
+                         eps: float = 1e-12) -> SpectralNormLinear:
+    """A spectrally normalised linear layer, state-dict compatible with ``spectral_norm(nn.Linear(...))``."""
+    fc = SpectralNormLinear(in_features, out_features, bias=bias)
+    return _attach(fc, n_power_iterations, eps)
