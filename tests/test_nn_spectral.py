@@ -72,3 +72,31 @@ def test_layers_are_torch_parametrisations_and_plain_without_one():
     plain = SpectralNormConv2d(3, 4, 3)  # no parametrisation: an ordinary conv
     x = torch.randn(1, 3, 8, 8)
     torch.testing.assert_close(plain(x), nn.functional.conv2d(x, plain.weight, plain.bias))
+
+
+def test_stacked_calls_equal_separate_calls_including_power_iterations():
+    import copy
+
+    from i2icli.nn import UGATITDiscriminator
+    from i2icli.nn.spectral import stacked_calls
+
+    torch.manual_seed(0)
+    d = UGATITDiscriminator(3, 4, 4).double()
+    ref = copy.deepcopy(d)
+    x1, x2 = torch.randn(2, 1, 3, 32, 32, dtype=torch.double)
+    with stacked_calls(d, 2):
+        both = d(torch.cat([x1, x2]))
+    r, f = ref(x1), ref(x2)
+    for k in range(3):
+        torch.testing.assert_close(both[k][:1], r[k], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(both[k][1:], f[k], rtol=1e-10, atol=1e-12)
+    # the two calls saw different sigmas (one power iteration each), so the halves are scaled differently
+    (both.logits[:1].sum() + 2 * both.logits[1:].sum() + both.cam_logits.square().sum()).backward()
+    (r.logits.sum() + 2 * f.logits.sum() + r.cam_logits.square().sum() + f.cam_logits.square().sum()).backward()
+    for (name, p), q in zip(d.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-12, msg=name)
+    for (name, buf), ref_buf in zip(d.named_buffers(), ref.buffers()):
+        torch.testing.assert_close(buf, ref_buf, rtol=1e-10, atol=1e-12, msg=name)  # u, v after two iterations
+    assert all(m.stacked_calls == 1 for m in d.modules() if hasattr(m, "stacked_calls"))  # restored
+    with pytest.raises(ValueError, match="stacked calls"), stacked_calls(d, 2):
+        d(torch.randn(3, 3, 32, 32, dtype=torch.double))

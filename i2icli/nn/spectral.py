@@ -36,6 +36,9 @@ updates against ``torch.nn.utils.parametrizations.spectral_norm``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -43,34 +46,51 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
 
 
-def _spectral_parts(layer: nn.Module) -> tuple[Tensor, Tensor]:
-    """(raw weight W, 1 / sigma) of a spectrally normalised ``layer``; one power iteration in training mode.
+def _spectral_parts(layer: "_OutputScaledSN") -> tuple[Tensor, list[Tensor]]:
+    """(raw weight W, [1 / sigma per call]) of a spectrally normalised ``layer``.
 
-    Mirrors ``_SpectralNorm.forward`` of torch (power method on the reshaped
-    weight, then sigma = u^T W v with cloned u, v) but returns 1/sigma instead of
-    dividing the weight by it.
+    Mirrors ``_SpectralNorm.forward`` of torch (in training mode the power
+    method on the reshaped weight, then sigma = u^T W v with cloned u, v) but
+    returns 1/sigma instead of dividing the weight by it -- once per stacked
+    call (:func:`stacked_calls`), in call order.
     """
     param = layer.parametrizations.weight
     sn = param[0]
     weight = param.original
     weight_mat = sn._reshape_weight_to_matrix(weight)
-    if sn.training:
-        sn._power_method(weight_mat, sn.n_power_iterations)
-    u = sn._u.clone(memory_format=torch.contiguous_format)
-    v = sn._v.clone(memory_format=torch.contiguous_format)
-    sigma = torch.vdot(u, torch.mv(weight_mat, v))
-    return weight, sigma.reciprocal()
+    inv_sigmas = []
+    for _ in range(layer.stacked_calls):
+        if sn.training:
+            sn._power_method(weight_mat, sn.n_power_iterations)
+        u = sn._u.clone(memory_format=torch.contiguous_format)
+        v = sn._v.clone(memory_format=torch.contiguous_format)
+        inv_sigmas.append(torch.vdot(u, torch.mv(weight_mat, v)).reciprocal())
+    return weight, inv_sigmas
 
 
-def _scale_and_bias(y: Tensor, inv_sigma: Tensor, bias: Tensor | None, channel_dim: int) -> Tensor:
+def _scale_and_bias(y: Tensor, inv_sigmas: list[Tensor], bias: Tensor | None, channel_dim: int) -> Tensor:
+    """``y / sigma + bias``; with several stacked calls, batch chunk k is scaled by its own 1/sigma_k."""
+    if len(inv_sigmas) == 1:
+        scale = inv_sigmas[0]  # 0-dim
+    else:
+        calls, batch = len(inv_sigmas), y.shape[0]
+        if batch % calls:
+            raise ValueError(f"a batch of {batch} cannot hold {calls} stacked calls of equal size")
+        scale = torch.stack(inv_sigmas).repeat_interleave(batch // calls).view(-1, *[1] * (y.dim() - 1))
     if bias is None:
-        return y * inv_sigma
+        return y * scale
     shape = [1] * y.dim()
     shape[channel_dim] = -1
-    return torch.addcmul(bias.view(shape), y, inv_sigma)
+    return torch.addcmul(bias.view(shape), y, scale)
 
 
-class SpectralNormConv2d(nn.Conv2d):
+class _OutputScaledSN:
+    """Mixin: the number of forward calls one batch stands for (see :func:`stacked_calls`)."""
+
+    stacked_calls: int = 1
+
+
+class SpectralNormConv2d(_OutputScaledSN, nn.Conv2d):
     """``nn.Conv2d`` with spectral normalisation applied to its output (see the module docstring).
 
     Build it with :func:`spectral_norm_conv2d`; constructed directly it is a
@@ -80,18 +100,43 @@ class SpectralNormConv2d(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         if not parametrize.is_parametrized(self, "weight"):
             return super().forward(x)
-        weight, inv_sigma = _spectral_parts(self)
-        return _scale_and_bias(self._conv_forward(x, weight, None), inv_sigma, self.bias, 1)
+        weight, inv_sigmas = _spectral_parts(self)
+        return _scale_and_bias(self._conv_forward(x, weight, None), inv_sigmas, self.bias, 1)
 
 
-class SpectralNormLinear(nn.Linear):
+class SpectralNormLinear(_OutputScaledSN, nn.Linear):
     """``nn.Linear`` with spectral normalisation applied to its output (see the module docstring)."""
 
     def forward(self, x: Tensor) -> Tensor:
         if not parametrize.is_parametrized(self, "weight"):
             return super().forward(x)
-        weight, inv_sigma = _spectral_parts(self)
-        return _scale_and_bias(F.linear(x, weight), inv_sigma, self.bias, -1)
+        weight, inv_sigmas = _spectral_parts(self)
+        return _scale_and_bias(F.linear(x, weight), inv_sigmas, self.bias, -1)
+
+
+@contextlib.contextmanager
+def stacked_calls(module: nn.Module, calls: int) -> Iterator[None]:
+    """Run ``calls`` forward passes of ``module`` as one pass over their concatenated batches.
+
+    ``module(torch.cat([x1, x2]))`` inside ``with stacked_calls(module, 2)``
+    equals ``module(x1)``, ``module(x2)`` called in that order -- for a module
+    that treats samples independently (no batch norm) -- including the
+    spectral-norm state: every output-scaled spectral-norm layer in
+    ``module`` runs its power iteration once per call, exactly as the separate
+    calls would, and scales batch chunk k by that call's 1/sigma_k.  The
+    convolutions read each weight once for all calls and compute one weight
+    gradient instead of ``calls`` accumulated ones.  Chunks must be equal in size.
+    """
+    if calls < 1:
+        raise ValueError(f"calls must be >= 1, got {calls}")
+    layers = [m for m in module.modules() if isinstance(m, _OutputScaledSN)]
+    for m in layers:
+        m.stacked_calls = calls
+    try:
+        yield
+    finally:
+        for m in layers:
+            del m.stacked_calls  # back to the class default, 1
 
 
 def _attach(layer: nn.Module, n_power_iterations: int, eps: float) -> nn.Module:
