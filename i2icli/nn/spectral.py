@@ -32,6 +32,13 @@ runs the parametrisation's own power method (same number of iterations per
 call, so u and v evolve exactly as with torch's layer) and never builds
 W / sigma.  ``tests/test_nn_spectral.py`` checks outputs, gradients and u/v
 updates against ``torch.nn.utils.parametrizations.spectral_norm``.
+
+Scaling the output also lets one forward pass stand for several calls
+(:func:`stacked_calls`): a GAN discriminator scores real and fake images in
+two calls, each advancing the power iteration once and so seeing its own
+sigma; stacked, the batch is convolved once and chunk k is scaled by call k's
+1/sigma_k -- the same u, v, outputs and gradients as the two calls, for one
+weight read and one weight gradient.
 """
 
 from __future__ import annotations
