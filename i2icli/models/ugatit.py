@@ -45,7 +45,18 @@ Deliberate differences from that code, each with the same maths or a fix:
   engine freezes the modules of other phases);
 - AdaLIN/LIN use population statistics as Eq. 1 and the TensorFlow code do
   (see :mod:`i2icli.nn.norms`), computed in one fused pass;
-- the CAM concat + 1x1 conv is computed as one folded 1x1 conv (same maths).
+- the CAM concat + 1x1 conv is computed as one folded 1x1 conv (same maths);
+- spectral norm scales each discriminator conv's output by 1/sigma instead of
+  materialising W / sigma (:mod:`i2icli.nn.spectral`, same maths and state dict);
+- each generator translates its own domain and the identity input in one
+  batched pass, and each discriminator scores real and fake in one batched
+  pass with one power iteration per logical call (``batched=True`` of
+  :meth:`UGATIT.generator_loss` / :meth:`UGATIT.discriminator_loss`); every
+  network works per sample, so losses and gradients equal the separate calls
+  up to float rounding (``tests/test_ugatit_speed.py``, float64).
+
+Speed on CPU against the authors' step is in docs/BENCHMARKS.md
+(``benchmarks/bench_ugatit.py``).
 """
 
 from __future__ import annotations
@@ -67,6 +78,7 @@ from i2icli.nn import (
     AdaLIN,
     AdaptiveResidualBlock,
     CAMAttention,
+    DiscriminatorOutput,
     ResidualBlock,
     UGATITDiscriminator,
     clip_rho_,
@@ -75,6 +87,7 @@ from i2icli.nn import (
     init_normal_,
     instance_norm,
 )
+from i2icli.nn.spectral import stacked_calls
 from i2icli.registry import ModelSpec, register
 
 
@@ -186,6 +199,13 @@ class UGATITGenerator(nn.Module):
         return GeneratorOutput(self.upsample(h), cam_logits, heatmap)
 
 
+def _paired_forward(gen: nn.Module, x: Tensor, y: Tensor) -> tuple[GeneratorOutput, GeneratorOutput]:
+    """``gen(x), gen(y)`` computed as one forward over ``cat([x, y])`` (the generator is per sample)."""
+    out = gen(torch.cat([x, y]))
+    n = x.shape[0]
+    return GeneratorOutput(*(t[:n] for t in out)), GeneratorOutput(*(t[n:] for t in out))
+
+
 def attention_map(heatmap: Tensor, size: tuple[int, int]) -> Tensor:
     """CAM heatmap (B,1,h,w) -> display map (B,1,*size) in [0, 1].
 
@@ -244,29 +264,61 @@ class UGATIT(Family):
         raise ValueError(f"unknown phase {phase!r}; U-GAT-IT has 'discriminator' and 'generator'")
 
     def discriminator_loss(self, nets: Nets, real_a: Tensor, real_b: Tensor, fake_a: Tensor,
-                           fake_b: Tensor) -> tuple[Tensor, Logs]:
-        """lambda_1 * (Eq. 2 + Eq. 6) summed over both domains and both scales (D side of Eq. 7)."""
+                           fake_b: Tensor, *, batched: bool = True) -> tuple[Tensor, Logs]:
+        """lambda_1 * (Eq. 2 + Eq. 6) summed over both domains and both scales (D side of Eq. 7).
+
+        ``batched``: each discriminator scores its real and fake images in one
+        forward pass over the concatenated batch, under
+        :func:`i2icli.nn.spectral.stacked_calls` so that spectral norm runs its
+        power iteration twice and scales the real half by the first call's
+        sigma and the fake half by the second's, exactly as ``d(real)`` then
+        ``d(fake)`` (the authors' order, ``batched=False``) would.  The
+        discriminators are per sample (no batch norm), so outputs and gradients
+        equal the separate calls up to float rounding.
+        """
         adv = real_a.new_zeros(())
         cam = real_a.new_zeros(())
         for dom, real, fake in (("a", real_a, fake_a), ("b", real_b, fake_b)):
             for scale in ("global", "local"):
                 d = nets[f"disc_{scale}_{dom}"]
-                r, f = d(real), d(fake)
+                if batched and real.shape == fake.shape:
+                    with stacked_calls(d, 2):
+                        both = d(torch.cat([real, fake]))
+                    n = real.shape[0]
+                    r, f = (DiscriminatorOutput(*(t[:n] for t in both)),
+                            DiscriminatorOutput(*(t[n:] for t in both)))
+                else:
+                    r, f = d(real), d(fake)
                 adv = adv + lsgan_d_loss(r.logits, f.logits)
                 cam = cam + lsgan_d_loss(r.cam_logits, f.cam_logits)
         loss = self.mcfg.adv_weight * (adv + cam)
         return loss, {"d_loss": loss.detach(), "d_adv": adv.detach(), "d_cam": cam.detach()}
 
-    def generator_loss(self, nets: Nets, real_a: Tensor, real_b: Tensor) -> tuple[Tensor, Logs]:
-        """Eq. 7, generator side: lambda_1 L_lsgan + lambda_2 L_cycle + lambda_3 L_identity + lambda_4 L_cam."""
+    def generator_loss(self, nets: Nets, real_a: Tensor, real_b: Tensor, *,
+                       batched: bool = True) -> tuple[Tensor, Logs]:
+        """Eq. 7, generator side: lambda_1 L_lsgan + lambda_2 L_cycle + lambda_3 L_identity + lambda_4 L_cam.
+
+        ``batched``: each generator translates its own domain's image (Eq. 2)
+        and the other domain's image (identity, Eq. 4) in one forward pass over
+        the concatenated batch instead of two.  Every layer of the generator
+        works per sample (IN, LIN/AdaLIN statistics, CAM pooling and logits,
+        the gamma/beta MLP), so the outputs and gradients are those of two
+        separate calls up to float rounding; the convolutions get twice the
+        batch per weight read and compute each weight gradient once.
+        ``batched=False`` is the authors' six separate calls.
+        """
         m = self.mcfg
         g_ab, g_ba = nets["gen_ab"], nets["gen_ba"]
-        ab = g_ab(real_a)  # translation A -> B, eta_A on A
-        ba = g_ba(real_b)
+        if batched:
+            ab, bb = _paired_forward(g_ab, real_a, real_b)  # A -> B with eta_A on A; identity B -> B
+            ba, aa = _paired_forward(g_ba, real_b, real_a)
+        else:
+            ab = g_ab(real_a)  # translation A -> B, eta_A on A
+            ba = g_ba(real_b)
+            aa = g_ba(real_a)  # identity (Eq. 4), eta_B on A
+            bb = g_ab(real_b)
         aba = g_ba(ab.image)  # cycle (Eq. 3)
         bab = g_ab(ba.image)
-        aa = g_ba(real_a)  # identity (Eq. 4), eta_B on A
-        bb = g_ab(real_b)
         adv = real_a.new_zeros(())
         for dom, fake in (("a", ba.image), ("b", ab.image)):
             for scale in ("global", "local"):

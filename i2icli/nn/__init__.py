@@ -17,6 +17,13 @@ from i2icli.nn.blocks import (
 from i2icli.nn.discriminators import DiscriminatorOutput, UGATITDiscriminator, patchgan_receptive_field
 from i2icli.nn.init import he_std, init_kaiming_, init_normal_
 from i2icli.nn.norms import LIN, AdaLIN, clip_rho_, instance_norm, layer_instance_norm, rho_parameters
+from i2icli.nn.spectral import (
+    SpectralNormConv2d,
+    SpectralNormLinear,
+    spectral_norm_conv2d,
+    spectral_norm_linear,
+    stacked_calls,
+)
 
 __all__ = [
     "ActFactory",
@@ -28,6 +35,8 @@ __all__ = [
     "LIN",
     "NormFactory",
     "ResidualBlock",
+    "SpectralNormConv2d",
+    "SpectralNormLinear",
     "UGATITDiscriminator",
     "clip_rho_",
     "conv2d",
@@ -41,4 +50,7 @@ __all__ = [
     "patchgan_receptive_field",
     "raw_weight",
     "rho_parameters",
+    "spectral_norm_conv2d",
+    "spectral_norm_linear",
+    "stacked_calls",
 ]

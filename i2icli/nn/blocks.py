@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Callable, Literal, Optional
 
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from i2icli.nn.spectral import spectral_norm_conv2d, spectral_norm_linear
 
 NormFactory = Callable[[int], nn.Module]
 ActFactory = Callable[[], nn.Module]
@@ -26,15 +27,22 @@ PadMode = Literal["reflect", "zeros", "replicate", "circular"]
 
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
            pad_mode: PadMode = "zeros", bias: bool = True, spectral_norm: bool = False) -> nn.Conv2d:
-    """``nn.Conv2d`` with a padding mode and optional spectral normalisation (Miyato et al., 2018)."""
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias, padding_mode=pad_mode)
-    return _spectral_norm(conv) if spectral_norm else conv
+    """``nn.Conv2d`` with a padding mode and optional spectral normalisation (Miyato et al., 2018).
+
+    With ``spectral_norm`` the layer is :class:`i2icli.nn.spectral.SpectralNormConv2d`: torch's
+    parametrisation (same state dict), but 1/sigma scales the output instead of the weight.
+    """
+    if spectral_norm:
+        return spectral_norm_conv2d(in_channels, out_channels, kernel_size, stride, padding, padding_mode=pad_mode,
+                                    bias=bias)
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias, padding_mode=pad_mode)
 
 
 def linear(in_features: int, out_features: int, *, bias: bool = True, spectral_norm: bool = False) -> nn.Linear:
-    """``nn.Linear`` with optional spectral normalisation."""
-    fc = nn.Linear(in_features, out_features, bias=bias)
-    return _spectral_norm(fc) if spectral_norm else fc
+    """``nn.Linear`` with optional spectral normalisation (:class:`i2icli.nn.spectral.SpectralNormLinear`)."""
+    if spectral_norm:
+        return spectral_norm_linear(in_features, out_features, bias=bias)
+    return nn.Linear(in_features, out_features, bias=bias)
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
