@@ -342,18 +342,6 @@ class UGATIT(Family):
                 out[key] = torch.cat([r.detach().flatten() for r in rhos]).mean()
         return out
 
-    def make_optimizer(self, phase: Phase, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-        """Adam(lr, betas, weight decay from the recipe; App. B.2), fused on CPU/CUDA.
-
-        The fused kernel applies the same update as the default per-tensor loop
-        in one pass per tensor; with ~134M parameters (the global
-        discriminators alone hold 106M at ch 64) the per-tensor loop costs
-        seconds per iteration on CPU.
-        """
-        t = self.cfg.train
-        fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params) or None
-        return torch.optim.Adam(params, lr=phase.lr or t.lr, betas=t.betas, weight_decay=t.weight_decay, fused=fused)
-
     def after_update(self, phase: str) -> None:
         """Eq. 1: rho <- clip_[0,1](rho - tau * delta_rho) after every generator update."""
         if phase == "generator":
