@@ -9,7 +9,7 @@ import torch
 
 from i2icli.config import DataConfig, RunConfig, TrainConfig
 from i2icli.data.store import StoreWriter
-from i2icli.models.base import Family, Nets
+from i2icli.models.base import Family
 from i2icli.models.lomit import LOMIT, LOMITConfig
 
 ATTRS = ("Black_Hair", "Blond_Hair")
@@ -68,29 +68,13 @@ def build(**over) -> LOMIT:
 
 
 def drive(family: Family, batches, iterations: int, start: int = 0) -> list[dict[str, float]]:
-    """Train like the engine does (see i2icli/models/base.py): per phase, only its modules get gradients."""
-    optims = {}
-    for phase in family.phases:
-        params = [p for name in phase.modules for p in family.networks[name].parameters()]
-        optims[phase.name] = family.make_optimizer(phase, params)
-    nets = Nets(family.networks)
-    family.networks.train()
-    history = []
-    for it in range(start, start + iterations):
-        batch = next(batches)
-        logs_it: dict[str, float] = {"iteration": it}
-        for phase in family.phases:
-            if it % phase.every:
-                continue
-            for name, module in family.networks.items():
-                module.requires_grad_(name in phase.modules)
-            loss, logs = family.step(phase.name, nets, batch, it)
-            optims[phase.name].zero_grad(set_to_none=True)
-            loss.backward()
-            optims[phase.name].step()
-            family.after_update(phase.name)
-            logs_it.update({k: float(v) for k, v in logs.items()})
-        history.append(logs_it)
-    for module in family.networks.values():
-        module.requires_grad_(True)
-    return history
+    """``iterations`` engine-style iterations; one dict of float logs per iteration."""
+    import itertools
+
+    from family_driver import drive as drive_phases
+
+    steps, _ = drive_phases(family, itertools.islice(batches, iterations), start=start)
+    history: dict[int, dict[str, float]] = {}
+    for it, _, logs in steps:
+        history.setdefault(it, {"iteration": it}).update({k: float(v) for k, v in logs.items()})
+    return [history[it] for it in sorted(history)]

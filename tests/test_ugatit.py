@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from family_driver import drive
 import torch
 from torch import nn
 
@@ -159,23 +160,9 @@ def test_generator_decoder_is_conditioned_by_the_cam_features():
 
 
 def run_iterations(fam: UGATIT, batches, optimizers=None):
-    """Drive the family as the engine does (models/base.py)."""
-    nets = Nets(fam.networks)
-    if optimizers is None:
-        optimizers = {ph.name: fam.make_optimizer(ph, [p for n in ph.modules for p in fam.networks[n].parameters()])
-                      for ph in fam.phases}
-    logs_all = []
-    for it, batch in enumerate(batches):
-        for ph in fam.phases:
-            for name, net in fam.networks.items():
-                net.requires_grad_(name in ph.modules)
-            loss, logs = fam.step(ph.name, nets, batch, it)
-            optimizers[ph.name].zero_grad(set_to_none=True)
-            loss.backward()
-            optimizers[ph.name].step()
-            fam.after_update(ph.name)
-            logs_all.append(logs)
-    return logs_all, optimizers
+    """Drive the family as the engine does (models/base.py); per-phase logs, in order."""
+    steps, optimizers = drive(fam, batches, optimizers=optimizers)
+    return [logs for _, _, logs in steps], optimizers
 
 
 def tiny_batches(n, size=32, seed=0):
