@@ -24,7 +24,6 @@ checkpoints as ``config.toml`` and reloaded from there on resume/translate.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import tomllib
 import types
@@ -280,18 +279,19 @@ def resolve(raw: dict[str, Any], model_cfg_cls_for: Any, where: str, overrides: 
 
 def run_config_to_toml(cfg: RunConfig) -> str:
     """Serialise a resolved config; ``load_run_config`` reads it back exactly."""
-    lines = [f"recipe = {_toml_value(cfg.recipe)}", ""]
+    lines = [f"recipe = {toml_value(cfg.recipe)}", ""]
     for section, obj in (("model", cfg.model_cfg), ("data", cfg.data), ("train", cfg.train)):
         lines.append(f"[{section}]")
         if section == "model":
-            lines.append(f"name = {_toml_value(cfg.model)}")
+            lines.append(f"name = {toml_value(cfg.model)}")
         for k, v in to_dict(obj).items():
-            lines.append(f"{k} = {_toml_value(v)}")
+            lines.append(f"{k} = {toml_value(v)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _toml_value(v: Any) -> str:
+def toml_value(v: Any) -> str:
+    """A value as a TOML literal (used for config.toml and for building ``--set`` overrides)."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -299,16 +299,5 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     raise ConfigError(f"cannot write {v!r} to TOML")
-
-
-def replace(cfg: RunConfig, **sections: dict[str, Any]) -> RunConfig:
-    """A copy of ``cfg`` with some fields of its sections replaced (validated)."""
-    out = cfg
-    for section, values in sections.items():
-        obj = getattr(out, "model_cfg" if section == "model" else section)
-        merged = {**{f.name: getattr(obj, f.name) for f in fields(obj)}, **values}
-        new = build_dataclass(type(obj), {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}, section)
-        out = dataclasses.replace(out, **{"model_cfg" if section == "model" else section: new})
-    return out

@@ -11,7 +11,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Sequence
 
-from i2icli.config import RunConfig, read_recipe, resolve
+from i2icli.config import RunConfig, read_recipe, resolve, toml_value
 from i2icli.engine import checkpoint as ckpt
 from i2icli.errors import ConfigError, DataError
 from i2icli.registry import config_cls_for, get
@@ -28,12 +28,8 @@ def training_config(model: str, recipe: Path | None = None, data: str | None = N
     raw = read_recipe(path)
     extra = list(overrides)
     if data is not None:
-        extra.insert(0, f"data.path={_toml_string(str(data))}")
+        extra.insert(0, f"data.path={toml_value(str(data))}")
     return resolve(raw, config_cls_for, str(path), overrides=extra, model=model)
-
-
-def _toml_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def saved_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:

@@ -33,7 +33,7 @@ from i2icli.config import RunConfig
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine.distributed import resolve_device
 from i2icli.errors import ConfigError, DataError
-from i2icli.images import is_image_path, list_images, load_rgb, save_png, to_tensor, to_uint8
+from i2icli.images import list_images, load_rgb, save_png, to_tensor, to_uint8
 from i2icli.models.base import Family
 from i2icli.progress import OptionalProgress, report
 from i2icli.registry import ModelSpec, get
@@ -239,7 +239,3 @@ def translate_images(req: TranslateRequest, progress: OptionalProgress = None) -
         done += len(chunk)
         report(progress, "translate", done, len(jobs))
     return result
-
-
-def is_single_image(path: Path) -> bool:
-    return Path(path).is_file() and is_image_path(Path(path))

@@ -41,6 +41,13 @@ def test_train_resume_extends_a_finished_run(toy_run):
     assert res.exit_code == 0, res.output
     assert (run / "checkpoints" / "step_00000006").is_dir()
     assert "4 -> 6" in res.output
+    odd = 'moved\\to "new" place'
+    res = runner.invoke(app, ["train", "toy-gan", "--out", str(run), "--resume", "auto", "--data", odd,
+                              "--set", "train.iterations=7"])
+    assert res.exit_code == 0, res.output
+    from i2icli.runs import saved_config
+
+    assert saved_config(run).data.path == odd  # --data on resume replaces the saved path, quoting intact
 
 
 @pytest.mark.parametrize(

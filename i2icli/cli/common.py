@@ -9,7 +9,6 @@ its traceback.
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional, TypeVar
 
@@ -39,20 +38,11 @@ def cli_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 # Option aliases shared by several commands.
 DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output path.")]
-
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()
 
 
 # --------------------------------------------------------------------------- progress

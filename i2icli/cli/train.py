@@ -14,6 +14,7 @@ from i2icli.cli.common import DeviceOpt, cli_errors, console, rich_progress
 from i2icli.engine import TrainRequest, plan, train
 from i2icli.engine.distributed import torchrun_env
 from i2icli.errors import ConfigError
+from i2icli.config import toml_value
 from i2icli.runs import default_run_dir, saved_config, training_config
 
 app = typer.Typer(
@@ -57,7 +58,7 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
         raise ConfigError("--resume auto needs --out RUN_DIR (the run to continue)")
     run_dir = out or resume_dir
     if resume and run_dir is not None and (run_dir / "config.toml").is_file() and recipe is None:
-        cfg = saved_config(run_dir, ([f"data.path={data!r}".replace("'", '"')] if data else []) + overrides)
+        cfg = saved_config(run_dir, ([f"data.path={toml_value(data)}"] if data else []) + overrides)
         if cfg.model != model:
             raise ConfigError(f"{run_dir} is a {cfg.model} run, not {model}; use `i2i train {cfg.model} --resume ...`")
     else:
