@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section  # noqa: E402
 
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import read_recipe, resolve  # noqa: E402
 from i2icli.data.store import open_store  # noqa: E402
 from i2icli.data.transforms import resize  # noqa: E402
@@ -118,7 +119,7 @@ def evaluate(run_dir: Path | None, store, pairs: list[int], size: int, device: s
             x = torch.stack([to_tensor(a) for a in xs]).to(loaded.device)
             e = torch.stack([to_tensor(a) for a in es]).to(loaded.device)
             with torch.no_grad():
-                r = loaded.family.translate(x, exemplar=e)
+                r = loaded.family.translate(x, Guidance(exemplar=e))
             outs = [to_uint8(t) for t in r["output"].cpu()]
             masks = [m[0].numpy() for m in r["mask_input"].cpu()]
         rows += [scores(o, t, g, m) for o, t, g, m in zip(outs, truths, regions, masks)]

@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section  # noqa: E402
 
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import read_recipe, resolve  # noqa: E402
+from i2icli.engine.iteration import build_optimizers  # noqa: E402
 from i2icli.models.base import Nets  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for, get  # noqa: E402
 
@@ -56,8 +58,7 @@ def measure(recipe: str, size: int, device: str, repeats: int, batch: int | None
                "x_labels": torch.randint(0, 2, (b, n_attr), device=device).float(),
                "y_labels": torch.randint(0, 2, (b, n_attr), device=device).float()}
     nets = Nets(family.networks)
-    optims = {ph.name: family.make_optimizer(ph, [p for m in ph.modules for p in family.networks[m].parameters()])
-              for ph in family.phases}
+    optims = build_optimizers(family)
 
     def run_phase(phase) -> float:
         for name, module in family.networks.items():
@@ -87,7 +88,7 @@ def measure(recipe: str, size: int, device: str, repeats: int, batch: int | None
         for rep in range(repeats + 1):
             _sync(device)
             t0 = time.perf_counter()
-            family.translate(x1, exemplar=e1)
+            family.translate(x1, Guidance(exemplar=e1))
             _sync(device)
             if rep:
                 lat.append(time.perf_counter() - t0)

@@ -63,7 +63,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import describe, write_section  # noqa: E402
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
+from i2icli.engine.iteration import build_optimizers  # noqa: E402
 from i2icli.models.base import Nets  # noqa: E402
 from i2icli.models.ugatit import UGATIT, UGATITConfig  # noqa: E402
 from i2icli.nn import attention as nn_attention  # noqa: E402
@@ -85,8 +87,7 @@ def make_family(size: int, seed: int = 0) -> UGATIT:
 
 def make_optimizers(fam: UGATIT) -> dict[str, torch.optim.Optimizer]:
     """The family's optimisers (fused Adam), as the engine builds them."""
-    return {ph.name: fam.make_optimizer(ph, [p for n in ph.modules for p in fam.networks[n].parameters()])
-            for ph in fam.phases}
+    return build_optimizers(fam)
 
 
 def make_default_adam(fam: UGATIT) -> dict[str, torch.optim.Optimizer]:
@@ -236,10 +237,10 @@ def translate_latency(fam: UGATIT, size: int, repeats: int) -> tuple[float, floa
     x = torch.rand(1, 3, size, size) * 2 - 1
     cpu, wall = [], []
     with torch.no_grad():
-        fam.translate(x)  # warm-up
+        fam.translate(x, Guidance())  # warm-up
         for _ in range(repeats):
             with Timer() as t:
-                fam.translate(x)
+                fam.translate(x, Guidance())
             cpu.append(t.cpu)
             wall.append(t.wall)
     fam.networks.train()

@@ -62,9 +62,19 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 0.0
     # "none": constant lr; "linear_half": constant for the first half, then linear
-    # to 0 (U-GAT-IT App. B.2); "linear_from": linear to 0 from ``decay_start``.
-    lr_schedule: Literal["none", "linear_half", "linear_from"] = "none"
+    # to 0 (U-GAT-IT App. B.2); "linear_from": linear to 0 from ``decay_start``;
+    # "step": times ``lr_gamma`` every ``lr_step_every`` iterations from
+    # ``decay_start`` (LOMIT: halved every 10k from 100k); "poly": times
+    # (1 - it / iterations) ** ``lr_power`` (EGSC-IT: power 0.9).
+    lr_schedule: Literal["none", "linear_half", "linear_from", "step", "poly"] = "none"
     decay_start: int = 0
+    lr_step_every: int = 10_000
+    lr_gamma: float = 0.5
+    lr_power: float = 0.9
+    # EMA of the networks the family lists in ``Family.ema`` (0: off); averaging
+    # starts at ``ema_start`` (a copy before).  Samples and translate use it.
+    ema_decay: float = 0.0
+    ema_start: int = 0
     seed: int = 0
     log_every: int = 10
     sample_every: int = 500
@@ -75,6 +85,14 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     detect_anomaly: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.lr_step_every < 1:
+            raise ValueError(f"lr_step_every must be at least 1, got {self.lr_step_every}")
+        if self.lr_gamma <= 0 or self.lr_power < 0:
+            raise ValueError("lr_gamma must be positive and lr_power non-negative")
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ Registering a name twice is an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from i2icli.errors import ConfigError
 
@@ -35,9 +35,13 @@ class ModelSpec:
       contract that makes augmentation reproducible across resume and ranks).
     - ``default_recipe``: recipe used by ``i2i train NAME`` without ``--recipe``
       (a path relative to ``recipes/NAME/``).
-    - ``guidance``: "direction" models translate A->B / B->A (U-GAT-IT);
-      "exemplar" models need a reference image (LOMIT, EGSC-IT, ...);
-      "label" models take target attributes.
+    - ``accepts``: the :class:`~i2icli.guidance.Guidance` fields this model's
+      ``translate`` takes (e.g. ``("direction",)`` for U-GAT-IT,
+      ``("exemplar", "region")`` for LOMIT); :func:`i2icli.guidance.validate`
+      refuses every other field with a one-line error naming its option.
+    - ``requires``: fields that must be given; ``"a|b"`` means either.
+    - ``defaults``: values filled in when an accepted field is not given
+      (``{"direction": "a2b"}``).
     """
 
     name: str
@@ -46,7 +50,20 @@ class ModelSpec:
     dataset: Callable[["RunConfig", str], "Dataset"]
     default_recipe: str
     summary: str
-    guidance: Literal["direction", "exemplar", "label", "none"] = "direction"
+    accepts: tuple[str, ...] = ("direction",)
+    requires: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from i2icli.guidance import FIELDS
+
+        for f in (*self.accepts, *(a for r in self.requires for a in r.split("|")), *self.defaults):
+            if f not in FIELDS:
+                raise ValueError(f"model {self.name!r}: unknown guidance field {f!r}; fields: {', '.join(FIELDS)}")
+
+    @property
+    def exemplar_guided(self) -> bool:
+        return "exemplar" in self.accepts
 
     def recipe_path(self, name: str | None = None) -> Path:
         return RECIPES_DIR / self.name / (name or self.default_recipe)

@@ -50,8 +50,8 @@ def default_run_dir(cfg: RunConfig, root: Path = DEFAULT_RUNS_ROOT) -> Path:
 def list_runs(model: str | None = None, root: Path = DEFAULT_RUNS_ROOT, guidance: str | None = None) -> list[Path]:
     """Run directories under ``root`` that have a checkpoint, oldest first (by mtime of the latest).
 
-    ``model`` keeps runs of one model; ``guidance`` keeps runs of models of one
-    guidance kind (e.g. "exemplar" for ``i2i translate --exemplar``).
+    ``model`` keeps runs of one model; ``guidance`` keeps runs of models that
+    accept that guidance field (e.g. "exemplar" for ``i2i translate --exemplar``).
     """
     root = Path(root)
     if not root.is_dir():
@@ -68,7 +68,7 @@ def list_runs(model: str | None = None, root: Path = DEFAULT_RUNS_ROOT, guidance
                 name = saved_config(d).model
             except ConfigError:
                 continue  # a run of a model this version does not know
-            if (model is not None and name != model) or (guidance is not None and get(name).guidance != guidance):
+            if (model is not None and name != model) or (guidance is not None and guidance not in get(name).accepts):
                 continue
         found.append((latest.stat().st_mtime, d))
     return [d for _, d in sorted(found)]

@@ -1,9 +1,10 @@
 """Inference: load a trained run and translate images, folders or image pairs.
 
-Every model goes through its family's ``translate(x, **guidance)``:
-direction models (U-GAT-IT) take ``direction="a2b"|"b2a"``, exemplar models
-(LOMIT, ...) take ``exemplar=``.  The checkpoint's ``config.toml`` says which
-model it is.
+Every model goes through its family's ``translate(x, guidance)`` with one
+:class:`~i2icli.guidance.Guidance` value, validated against the model's spec
+before any image is read (a field the model does not take is a one-line error
+naming the option).  The checkpoint's ``config.toml`` says which model it is;
+EMA weights are used when the checkpoint has them.
 
 Input images of any size, mode or orientation are read with
 :func:`i2icli.images.load_rgb`, resized so the shorter side equals the model's
@@ -21,7 +22,7 @@ Mask controls for exemplar models that return ``mask_input`` (LOMIT):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +34,7 @@ from i2icli.config import RunConfig
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine.distributed import resolve_device
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Direction, Guidance, parse_attr, validate
 from i2icli.images import list_images, load_rgb, save_png, to_tensor, to_uint8
 from i2icli.models.base import Family
 from i2icli.progress import OptionalProgress, report
@@ -51,14 +53,18 @@ class LoadedRun:
     run_dir: Path
     checkpoint: Path
     device: str
+    ema: tuple[str, ...] = ()  # networks loaded from their EMA weights
 
     @property
     def image_size(self) -> int:
         return self.cfg.data.image_size
 
 
-def load_run(run_dir: Path, device: str = "auto", checkpoint: Path | None = None) -> LoadedRun:
-    """Build the run's model from its ``config.toml`` and load its latest (or the given) checkpoint."""
+def load_run(run_dir: Path, device: str = "auto", checkpoint: Path | None = None, use_ema: bool = True) -> LoadedRun:
+    """Build the run's model from its ``config.toml`` and load its latest (or the given) checkpoint.
+
+    ``use_ema``: networks with EMA weights in the checkpoint get those.
+    """
     run_dir = Path(run_dir)
     if (run_dir / ckpt.WEIGHTS).is_file():  # a checkpoint directory was passed
         checkpoint, run_dir = run_dir, run_dir.parent.parent
@@ -69,9 +75,21 @@ def load_run(run_dir: Path, device: str = "auto", checkpoint: Path | None = None
         raise DataError(f"{run_dir}: no checkpoint yet (checkpoints/ is empty); train longer or pick another run")
     dev = resolve_device(device)
     family = spec.build(cfg)
-    ckpt.load_weights(ck, family.networks)
+    from_ema = ckpt.load_weights(ck, family.networks, use_ema=use_ema)
     family.networks.to(dev).eval()
-    return LoadedRun(family=family, cfg=cfg, spec=spec, run_dir=run_dir, checkpoint=ck, device=dev)
+    return LoadedRun(family=family, cfg=cfg, spec=spec, run_dir=run_dir, checkpoint=ck, device=dev,
+                     ema=tuple(from_ema))
+
+
+def request_guidance(spec: ModelSpec, *, direction: str | None = None, exemplar: bool = False,
+                     attrs: tuple[str, ...] = (), domain: str | None = None, seed: int | None = None,
+                     outputs: int | None = None, region: bool = False, mix: float | None = None) -> Guidance:
+    """Validate what a request asks against ``spec`` before any image is read (tensors filled in later)."""
+    placeholder = torch.empty(0)
+    g = Guidance(direction=direction,  # type: ignore[arg-type]
+                 exemplar=placeholder if exemplar else None, attributes=parse_attr(attrs) if attrs else None,
+                 domain=domain, seed=seed, outputs=outputs, region=placeholder if region else None, mix=mix)
+    return validate(spec, g)
 
 
 def prepare_image(array: np.ndarray, size: int) -> torch.Tensor:
@@ -105,8 +123,13 @@ class TranslateRequest:
     run_dir: Path | None = None  # None: the most recent run (of ``model`` when given)
     checkpoint: Path | None = None
     model: str | None = None
-    direction: Literal["a2b", "b2a"] = "a2b"
+    direction: Direction | None = None  # None: the model's default (a2b)
     exemplars: tuple[Path, ...] = ()
+    attrs: tuple[str, ...] = ()  # "NAME=0|1" or "NAME" (take it from the exemplar)
+    domain: str | None = None
+    seed: int | None = None
+    outputs: int | None = None
+    mix: float | None = None
     pairing: Literal["all", "zip"] = "all"
     save_maps: bool = False
     mask_threshold: float | None = None
@@ -152,26 +175,27 @@ def _jobs(req: TranslateRequest, inputs: list[Path], exemplars: list[Path]) -> l
     return [(x, e) for x in inputs for e in exemplars]
 
 
-def _out_path(req: TranslateRequest, x: Path, e: Path | None, single: bool) -> Path:
+def _out_path(req: TranslateRequest, x: Path, e: Path | None, single: bool, k: int | None = None) -> Path:
+    """``OUT/x.png``, ``OUT/x__e.png``; with several outputs per input ``..._k.png``."""
     if single and req.out.suffix.lower() == ".png":
-        return req.out
+        return req.out if k is None else req.out.with_name(f"{req.out.stem}_{k}.png")
     name = x.stem if e is None else f"{x.stem}__{e.stem}"
-    return req.out / f"{name}.png"
+    return req.out / (f"{name}.png" if k is None else f"{name}_{k}.png")
 
 
 def translate_images(req: TranslateRequest, progress: OptionalProgress = None) -> TranslateResult:
     """Translate every input (x every exemplar, or zipped) and write PNGs under ``req.out``."""
     # With --exemplar and no run named, the most recent exemplar-guided run (e.g. LOMIT).
-    guidance = "exemplar" if req.exemplars and req.model is None else None
-    run_dir = req.run_dir or latest_run(req.model, req.runs_root, guidance)
+    wanted = "exemplar" if req.exemplars and req.model is None else None
+    run_dir = req.run_dir or latest_run(req.model, req.runs_root, wanted)
     loaded = load_run(run_dir, req.device, req.checkpoint)
     spec = loaded.spec
-    if spec.guidance == "exemplar" and not req.exemplars:
-        raise ConfigError(f"{spec.name} is exemplar-guided: pass --exemplar IMAGE_OR_FOLDER")
-    if spec.guidance != "exemplar" and (req.exemplars or req.region or req.keep_background
-                                        or req.mask_threshold is not None):
-        raise ConfigError(f"{spec.name} translates by direction; --exemplar/--region/--keep-background/--mask-threshold "
-                          "apply to exemplar-guided models")
+    template = request_guidance(spec, direction=req.direction, exemplar=bool(req.exemplars), attrs=req.attrs,
+                                domain=req.domain, seed=req.seed, outputs=req.outputs, region=req.region is not None,
+                                mix=req.mix)
+    if (req.keep_background or req.mask_threshold is not None) and "region" not in spec.accepts:
+        raise ConfigError(f"{spec.name} predicts no input mask; --keep-background/--mask-threshold apply to "
+                          "mask-predicting models (LOMIT)")
     if req.mask_threshold is not None and not 0.0 <= req.mask_threshold <= 1.0:
         raise ConfigError(f"--mask-threshold {req.mask_threshold}: must lie in [0, 1]")
     inputs = _expand(req.inputs, "inputs")
@@ -206,15 +230,11 @@ def translate_images(req: TranslateRequest, progress: OptionalProgress = None) -
             ok.append((x, e, tx, te))  # type: ignore[arg-type]
         if ok:
             xb = torch.stack([o[2] for o in ok]).to(loaded.device)
+            g = replace(template,
+                        exemplar=torch.stack([o[3] for o in ok]).to(loaded.device) if req.exemplars else None,  # type: ignore[misc]
+                        region=region.expand(len(ok), -1, -1, -1) if region is not None else None)
             with torch.no_grad():
-                if spec.guidance == "exemplar":
-                    eb = torch.stack([o[3] for o in ok]).to(loaded.device)  # type: ignore[misc]
-                    guidance = {"exemplar": eb}
-                    if region is not None:
-                        guidance["region"] = region.expand(len(ok), -1, -1, -1)
-                    outs = loaded.family.translate(xb, **guidance)
-                else:
-                    outs = loaded.family.translate(xb, direction=req.direction)
+                outs = loaded.family.translate(xb, g)
             y = outs["output"].float()
             mask = outs.get("mask_input")
             if mask is not None:
@@ -225,17 +245,23 @@ def translate_images(req: TranslateRequest, progress: OptionalProgress = None) -
                     mask = (mask > req.mask_threshold).float()
                 if req.keep_background:
                     y = mask * y + (1 - mask) * xb.float()
+            n_out = g.n_outputs
             for i, (x, e, _, _) in enumerate(ok):
-                path = _out_path(req, x, e, single)
-                save_png(path, to_uint8(y[i]))
-                result.written.append(path)
+                for k in range(n_out):
+                    path = _out_path(req, x, e, single, k if n_out > 1 else None)
+                    save_png(path, to_uint8(y[i * n_out + k]))
+                    result.written.append(path)
                 if req.save_maps:
+                    path = _out_path(req, x, e, single)
                     for key, value in outs.items():
-                        if key == "output" or value.dim() != 4 or value.shape[1] != 1:
+                        if key == "output" or value.dim() != 4 or value.shape[0] != len(ok):
                             continue
-                        v = mask[i] if key == "mask_input" and mask is not None else value[i].float()
-                        arr = (v[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
-                        save_png(path.with_name(f"{path.stem}_{key}.png"), arr)
+                        if value.shape[1] == 1:
+                            v = mask[i] if key == "mask_input" and mask is not None else value[i].float()
+                            arr = (v[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
+                            save_png(path.with_name(f"{path.stem}_{key}.png"), arr)
+                        elif value.shape[1] == 3:  # auxiliary images (e.g. SEGIN's warped exemplar)
+                            save_png(path.with_name(f"{path.stem}_{key}.png"), to_uint8(value[i].float()))
         done += len(chunk)
         report(progress, "translate", done, len(jobs))
     return result

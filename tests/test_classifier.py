@@ -11,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from i2icli.guidance import Guidance
 from i2icli.config import read_recipe, resolve
 from i2icli.data.store import StoreWriter
 from i2icli.errors import ConfigError
@@ -67,7 +68,7 @@ def test_builds_from_each_recipe_and_steps(recipe, store):
     fam.networks.train()
     batch = {"image": torch.rand(2, 3, 32, 32) * 2 - 1, "labels": torch.tensor([[1.0, 0.0], [0.0, 1.0]])}
     params = list(fam.networks["net"].parameters())
-    opt = fam.make_optimizer(fam.phases[0], params)
+    opt = fam.make_optimizer("classifier", [{"params": params, "lr": fam.cfg.train.lr}])
     before = [p.detach().clone() for p in params[-2:]]
     loss, logs = fam.step("classifier", Nets(fam.networks), batch, 1)
     loss.backward()
@@ -79,7 +80,7 @@ def test_builds_from_each_recipe_and_steps(recipe, store):
     p = fam.predict(batch["image"][:1])
     assert p.shape == (1, 2) and ((0 <= p) & (p <= 1)).all()
     with pytest.raises(ConfigError, match="eval ca"):
-        fam.translate(batch["image"])
+        fam.translate(batch["image"], Guidance())
 
 
 def test_imagenet_init_when_file_present(tmp_path, store, monkeypatch):

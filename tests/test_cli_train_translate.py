@@ -124,7 +124,7 @@ def test_translate_rejects_exemplar_for_direction_models(toy_run, tmp_path):
     img = tmp_path / "one.png"
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
     res = runner.invoke(app, ["translate", str(img), "--checkpoint", str(run), "--exemplar", str(img)])
-    assert res.exit_code == 2 and "translates by direction" in res.output
+    assert res.exit_code == 2 and "does not take --exemplar; it takes --direction" in res.output
     res = runner.invoke(app, ["translate", str(tmp_path / "nope.png"), "--checkpoint", str(run)])
     assert res.exit_code == 2 and "no such file" in res.output
 

@@ -144,7 +144,9 @@ def test_default_optimizer_is_adam_with_recipe_settings_and_fused_where_availabl
     from i2icli.models.base import Phase
 
     fam = toy_family.ToyGAN(make_cfg(lr=3e-4, betas=(0.0, 0.9), weight_decay=1e-4))
-    opt = fam.make_optimizer(Phase("generator", ("gen",)), list(fam.networks["gen"].parameters()))
+    from i2icli.engine.iteration import build_optimizers
+
+    opt = build_optimizers(fam)["generator"]
     group = opt.param_groups[0]
     assert isinstance(opt, torch.optim.Adam)
     assert (group["lr"], group["betas"], group["weight_decay"]) == (3e-4, (0.0, 0.9), 1e-4)

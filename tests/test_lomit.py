@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from i2icli.guidance import Guidance, validate
 from i2icli.config import read_recipe, resolve
 from i2icli.data.keyed import images_to_float
 from i2icli.errors import ConfigError, DataError
@@ -191,8 +192,8 @@ def test_cosegmentation_masks_depend_on_both_images():
     fam.networks.eval()
     b = random_batch(b=2)
     with torch.no_grad():
-        r1 = fam.translate(b["x"], exemplar=b["y"])
-        r2 = fam.translate(b["x"], exemplar=torch.flip(b["y"], dims=(0,)) * 0.3 - 0.5)
+        r1 = fam.translate(b["x"], Guidance(exemplar=b["y"]))
+        r2 = fam.translate(b["x"], Guidance(exemplar=torch.flip(b["y"], dims=(0,)) * 0.3 - 0.5))
     for r in (r1, r2):
         for key in ("mask_input", "mask_exemplar"):
             assert r[key].shape == (2, 1, 32, 32)
@@ -220,14 +221,14 @@ def test_region_replaces_the_input_mask():
     region = torch.zeros(1, 1, 32, 32)
     region[..., 8:16, :] = 1.0
     with torch.no_grad():
-        r = fam.translate(b["x"], exemplar=b["y"], region=region)
-        zero_a = fam.translate(b["x"], exemplar=b["y"], region=torch.zeros(2, 1, 32, 32))
-        zero_b = fam.translate(b["x"], exemplar=-b["y"], region=torch.zeros(2, 1, 32, 32))
+        r = fam.translate(b["x"], Guidance(exemplar=b["y"], region=region))
+        zero_a = fam.translate(b["x"], Guidance(exemplar=b["y"], region=torch.zeros(2, 1, 32, 32)))
+        zero_b = fam.translate(b["x"], Guidance(exemplar=-b["y"], region=torch.zeros(2, 1, 32, 32)))
     torch.testing.assert_close(r["mask_input"], region.expand(2, 1, 32, 32))
     # an empty region keeps the input's own style: the exemplar has no effect on the output
     torch.testing.assert_close(zero_a["output"], zero_b["output"])
     with pytest.raises(ValueError, match="region"):
-        fam.translate(b["x"], exemplar=b["y"], region=torch.zeros(2, 1, 16, 16))
+        fam.translate(b["x"], Guidance(exemplar=b["y"], region=torch.zeros(2, 1, 16, 16)))
 
 
 def test_translate_guidance_errors_and_broadcast():
@@ -235,13 +236,15 @@ def test_translate_guidance_errors_and_broadcast():
     fam.networks.eval()
     b = random_batch(b=3)
     with torch.no_grad():
-        out = fam.translate(b["x"], exemplar=b["y"][:1])
-        ref = fam.translate(b["x"][1:2], exemplar=b["y"][:1])
+        out = fam.translate(b["x"], Guidance(exemplar=b["y"][:1]))
+        ref = fam.translate(b["x"][1:2], Guidance(exemplar=b["y"][:1]))
     torch.testing.assert_close(out["output"][1:2], ref["output"], atol=1e-5, rtol=1e-4)
     with pytest.raises(ConfigError, match="exemplar"):
-        fam.translate(b["x"])
-    with pytest.raises(ValueError, match="direction"):
-        fam.translate(b["x"], direction="a2b")
+        fam.translate(b["x"], Guidance())
+    with pytest.raises(ConfigError, match="does not take --direction"):
+        validate(get("lomit"), Guidance(direction="a2b", exemplar=b["y"]))
+    with pytest.raises(ConfigError, match="needs --exemplar"):
+        validate(get("lomit"), Guidance())
 
 
 def test_global_adain_ablation_uses_all_ones_masks():
@@ -249,7 +252,7 @@ def test_global_adain_ablation_uses_all_ones_masks():
     fam.networks.eval()
     b = random_batch()
     with torch.no_grad():
-        r = fam.translate(b["x"], exemplar=b["y"])
+        r = fam.translate(b["x"], Guidance(exemplar=b["y"]))
     assert torch.all(r["mask_input"] == 1) and torch.all(r["mask_exemplar"] == 1)
     loss, logs = fam.step("generator", Nets(fam.networks), b, 0)
     assert torch.isfinite(loss) and "r1" not in logs
@@ -300,7 +303,8 @@ def test_dataset_errors(tmp_path):
 
 def test_registered_with_exemplar_guidance():
     spec = get("lomit")
-    assert spec.guidance == "exemplar" and spec.default_recipe == "celeba.toml"
+    assert spec.accepts == ("exemplar", "region") and spec.requires == ("exemplar",)
+    assert spec.default_recipe == "celeba.toml"
     assert spec.build is LOMIT and spec.dataset is lomit_dataset
 
 
@@ -347,7 +351,7 @@ def test_tiny_training_on_toy_faces(tmp_path):
     fam.networks.eval()
     test = next(_batches(lomit_dataset(cfg, "test")))
     with torch.no_grad():
-        r = fam.translate(test["x"], exemplar=test["y"])
+        r = fam.translate(test["x"], Guidance(exemplar=test["y"]))
     assert torch.isfinite(r["output"]).all()
     assert r["mask_input"].std() > 1e-3  # not constant
 
@@ -397,7 +401,7 @@ def test_engine_trains_on_synthetic_faces_and_translate_loads_the_run(tmp_path):
     x = torch.stack([to_tensor(s.image("test", i)) for i in range(2)])
     x = torch.nn.functional.interpolate(x, size=32, mode="bilinear", antialias=True, align_corners=False)
     with torch.no_grad():
-        out = loaded.family.translate(x, exemplar=x.flip(0))
+        out = loaded.family.translate(x, Guidance(exemplar=x.flip(0)))
     assert out["output"].shape == (2, 3, 32, 32) and torch.isfinite(out["output"]).all()
 
 
@@ -412,7 +416,7 @@ def test_few_hundred_iterations_on_synthetic_faces(tmp_path, size=64):
     loaded = load_run(result.run_dir, device="cpu")
     b = next(_batches(lomit_dataset(loaded.cfg, "test"), batch_size=8))
     with torch.no_grad():
-        r = loaded.family.translate(b["x"], exemplar=b["y"])
+        r = loaded.family.translate(b["x"], Guidance(exemplar=b["y"]))
     masks = r["mask_input"]
     assert masks.flatten(1).std(dim=1).min() > 1e-3  # every mask varies over the image
     assert (masks - masks.mean(0)).abs().max() > 1e-3  # and differs between images

@@ -9,6 +9,7 @@ from family_driver import drive
 import torch
 from torch import nn
 
+from i2icli.guidance import Guidance, validate
 from i2icli.config import read_recipe, resolve
 from i2icli.errors import ConfigError, DataError
 from i2icli.models.base import Nets
@@ -99,7 +100,7 @@ def test_every_recipe_resolves_and_builds():
 
 def test_registered_spec():
     spec = get("ugatit")
-    assert spec.config_cls is UGATITConfig and spec.guidance == "direction"
+    assert spec.config_cls is UGATITConfig and spec.accepts == ("direction",)
     assert spec.recipe_path().name == "selfie2anime.toml" and spec.recipe_path().is_file()
 
 
@@ -300,16 +301,16 @@ def test_translate_outputs_and_attention():
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         for direction in ("a2b", "b2a"):
-            out = fam.translate(x, direction=direction)
+            out = fam.translate(x, Guidance(direction=direction))
             assert out["output"].shape == (2, 3, 32, 32) and out["attention"].shape == (2, 1, 32, 32)
             att = out["attention"]
             assert float(att.min()) >= 0.0 and float(att.max()) <= 1.0
             gen = fam.networks["gen_ab" if direction == "a2b" else "gen_ba"]
             torch.testing.assert_close(att, attention_map(gen(x).heatmap, (32, 32)))
-        a2b = fam.translate(x)["output"]
+        a2b = fam.translate(x, Guidance())["output"]
         torch.testing.assert_close(a2b, fam.networks["gen_ab"](x).image)
-        assert not torch.allclose(a2b, fam.translate(x, direction="b2a")["output"])
-        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1)  # light: reflect-padded to 32x40, cropped back
+        assert not torch.allclose(a2b, fam.translate(x, Guidance(direction="b2a"))["output"])
+        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1, Guidance())  # light: reflect-padded to 32x40, cropped back
         assert odd["output"].shape == (1, 3, 30, 37) and odd["attention"].shape == (1, 1, 30, 37)
 
 
@@ -317,15 +318,16 @@ def test_translate_errors():
     fam = UGATIT(load("tiny.toml"))
     x = torch.zeros(1, 3, 32, 32)
     with pytest.raises(ConfigError, match="direction"):
-        fam.translate(x, direction="sideways")
-    with pytest.raises(ConfigError, match="exemplar"):
-        fam.translate(x, exemplar=x)
+        validate(get("ugatit"), Guidance(direction="sideways"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="does not take --exemplar"):
+        validate(get("ugatit"), Guidance(exemplar=x))
+    assert validate(get("ugatit"), Guidance()).direction == "a2b"
     with pytest.raises(DataError, match="too small"):
-        fam.translate(torch.zeros(1, 3, 4, 4))
+        fam.translate(torch.zeros(1, 3, 4, 4), Guidance())
     full = UGATIT(load("tiny.toml", "model.light=false"))
     with pytest.raises(DataError, match="only 32x32"):
-        full.translate(torch.zeros(1, 3, 32, 48))
-    assert full.translate(x)["output"].shape == (1, 3, 32, 32)
+        full.translate(torch.zeros(1, 3, 32, 48), Guidance())
+    assert full.translate(x, Guidance())["output"].shape == (1, 3, 32, 32)
 
 
 def test_attention_map_normalisation():

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from i2icli.guidance import Guidance
 from i2icli.config import read_recipe, resolve
 from i2icli.engine import TrainRequest, train
 from i2icli.images import save_png
@@ -56,5 +57,5 @@ def test_train_resume_and_translate(tmp_path):
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "0.png" in names and "0_attention.png" in names
     with torch.no_grad():
-        y = loaded.family.translate(torch.zeros(1, 3, 32, 32), direction="b2a")
+        y = loaded.family.translate(torch.zeros(1, 3, 32, 32), Guidance(direction="b2a"))
     assert y["output"].shape == (1, 3, 32, 32) and y["attention"].shape == (1, 1, 32, 32)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from i2icli.data.keyed import KeyedDataset
+from i2icli.guidance import Guidance
 from i2icli.models.base import Family, Phase
 from i2icli.registry import ModelSpec, register, _REGISTRY
 
@@ -69,12 +70,12 @@ class ToyGAN(Family):
             loss = loss * float("nan")
         return loss, {"g_adv": adv.detach(), "g_rec": rec.detach()}
 
-    def translate(self, x, direction="a2b", **_):
+    def translate(self, x, guidance):
         y = self.networks["gen"](x)
         return {"output": y, "attention": (y.mean(1, keepdim=True) + 1) / 2}
 
     def sample(self, batch):
-        out = self.translate(batch["a"])
+        out = self.translate(batch["a"], Guidance())
         return [("A", batch["a"]), ("attention", out["attention"]), ("A->B", out["output"])]
 
 
@@ -84,4 +85,5 @@ def _dataset(cfg, split):
 
 if "toy-gan" not in _REGISTRY:
     register(ModelSpec(name="toy-gan", config_cls=ToyConfig, build=ToyGAN, dataset=_dataset,
-                       default_recipe="tiny.toml", summary="Engine test model.", guidance="direction"))
+                       default_recipe="tiny.toml", summary="Engine test model.", accepts=("direction",),
+                       defaults={"direction": "a2b"}))

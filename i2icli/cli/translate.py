@@ -18,8 +18,13 @@ def translate(
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "-c", help="Run directory (or one checkpoint directory in it). Default: the most recent run.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="With no --checkpoint: the most recent run of this model.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder, or a .png file for a single image. Default: translations/.")] = None,
-    direction: Annotated[str, typer.Option("--direction", help="Direction models (U-GAT-IT): a2b or b2a.")] = "a2b",
-    exemplar: Annotated[Optional[list[Path]], typer.Option("--exemplar", "-e", help="Exemplar-guided models (LOMIT): reference image(s) or folder(s).")] = None,
+    direction: Annotated[Optional[str], typer.Option("--direction", help="Two-domain models (U-GAT-IT, EGSC-IT): a2b (default) or b2a.", show_default=False)] = None,
+    exemplar: Annotated[Optional[list[Path]], typer.Option("--exemplar", "-e", help="Exemplar-guided models (LOMIT, EGSC-IT, SEGIN, BridgeGAN): reference image(s) or folder(s).")] = None,
+    attr: Annotated[Optional[list[str]], typer.Option("--attr", help="Attribute models (BridgeGAN): NAME=1 or NAME=0 sets a target attribute; NAME alone takes it from the exemplar. Repeat for several.")] = None,
+    domain: Annotated[Optional[str], typer.Option("--domain", help="N-domain models: the target domain's name.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Multi-modal models: seed of the latent draws (same seed, same outputs).")] = None,
+    outputs: Annotated[Optional[int], typer.Option("--outputs", min=1, help="Multi-modal models: outputs per input, written as NAME_0.png, NAME_1.png, ...")] = None,
+    mix: Annotated[Optional[float], typer.Option("--mix", help="BridgeGAN: blend label-based (0) and reference-based (1) style codes.")] = None,
     pairing: Annotated[str, typer.Option("--pairing", help="With folders of inputs and exemplars: all (every pair) or zip (i-th with i-th).")] = "all",
     save_maps: Annotated[bool, typer.Option("--save-attention", "--save-masks", help="Also write attention maps / masks as PNGs next to each output.")] = False,
     mask_threshold: Annotated[Optional[float], typer.Option("--mask-threshold", help="Binarise the input mask at this value in [0, 1].")] = None,
@@ -38,9 +43,16 @@ def translate(
 
       i2i translate in.png --exemplar ref.png --out out.png --save-masks --keep-background
 
+      i2i translate in.png --exemplar ref.png --direction b2a           (EGSC-IT)
+
+      i2i translate in.png --attr Blond_Hair=1 --outputs 4 --seed 0     (BridgeGAN)
+
+    Each option is checked against what the run's model takes; one it does not
+    take stops with a one-line error before any image is read.
+
     Exits with code 1 if any input could not be read (the others are still written).
     """
-    if direction not in ("a2b", "b2a"):
+    if direction is not None and direction not in ("a2b", "b2a"):
         raise ConfigError(f"--direction {direction!r}: expected a2b or b2a")
     if pairing not in ("all", "zip"):
         raise ConfigError(f"--pairing {pairing!r}: expected all or zip")
@@ -48,6 +60,7 @@ def translate(
         inputs=tuple(inputs), out=out or Path("translations"), run_dir=checkpoint, model=model,
         direction=direction,  # type: ignore[arg-type]
         exemplars=tuple(exemplar or ()), pairing=pairing,  # type: ignore[arg-type]
+        attrs=tuple(attr or ()), domain=domain, seed=seed, outputs=outputs, mix=mix,
         save_maps=save_maps, mask_threshold=mask_threshold, region=region, keep_background=keep_background,
         batch_size=batch_size, device=device,
     )

@@ -81,8 +81,13 @@ def network_state(networks: nn.ModuleDict) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_checkpoint(root: Path, iteration: int, networks: nn.ModuleDict, state: dict[str, Any], keep: int = 3) -> Path:
-    """Write checkpoint ``iteration`` atomically under ``root``; prune to ``keep``."""
+def save_checkpoint(root: Path, iteration: int, networks: nn.ModuleDict, state: dict[str, Any], keep: int = 3,
+                    extra_weights: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write checkpoint ``iteration`` atomically under ``root``; prune to ``keep``.
+
+    ``extra_weights`` (e.g. the EMA copies, keys ``ema.<net>.<param>``) go
+    into the same safetensors file.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = step_dir(root, iteration)
@@ -91,7 +96,10 @@ def save_checkpoint(root: Path, iteration: int, networks: nn.ModuleDict, state: 
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        save_file(network_state(networks), str(tmp / WEIGHTS), metadata={"iteration": str(iteration)})
+        tensors = network_state(networks)
+        for k, v in (extra_weights or {}).items():
+            tensors[k] = v.detach().to("cpu").contiguous().clone()
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"iteration": str(iteration)})
         torch.save(state, tmp / STATE)
         for f in (WEIGHTS, STATE):
             _fsync_file(tmp / f)
@@ -108,18 +116,37 @@ def save_checkpoint(root: Path, iteration: int, networks: nn.ModuleDict, state: 
     return final
 
 
-def load_weights(path: Path, networks: nn.ModuleDict, strict: bool = True) -> None:
-    """Load ``weights.safetensors`` of checkpoint dir ``path`` into ``networks``."""
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of checkpoint ``path``'s ``weights.safetensors`` (networks and ``ema.*``)."""
     path = Path(path)
     file = path / WEIGHTS if path.is_dir() else path
     try:
-        tensors = load_file(str(file))
+        return load_file(str(file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise DataError(f"{file}: cannot read checkpoint weights ({exc}); pick another checkpoint") from None
+
+
+def load_weights(path: Path, networks: nn.ModuleDict, strict: bool = True, use_ema: bool = False) -> list[str]:
+    """Load ``weights.safetensors`` of checkpoint dir ``path`` into ``networks``.
+
+    ``use_ema``: networks that have EMA weights in the file (``ema.<net>.*``)
+    get those instead of their live weights.  Returns the names loaded from EMA.
+    """
+    path = Path(path)
+    file = path / WEIGHTS if path.is_dir() else path
+    tensors = read_weights(path)
     grouped: dict[str, dict[str, torch.Tensor]] = {}
+    ema: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         name, _, rest = key.partition(".")
+        if name == "ema":
+            net, _, param = rest.partition(".")
+            ema.setdefault(net, {})[param] = value
+            continue
         grouped.setdefault(name, {})[rest] = value
+    from_ema = [n for n in networks.keys() if use_ema and n in ema]
+    for n in from_ema:
+        grouped[n] = ema[n]
     missing = sorted(set(networks.keys()) - set(grouped))
     if missing and strict:
         raise DataError(f"{file}: checkpoint has no weights for {', '.join(missing)} (was it written by another model?)")
@@ -131,6 +158,7 @@ def load_weights(path: Path, networks: nn.ModuleDict, strict: bool = True) -> No
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise DataError(f"{file}: weights of {name!r} do not fit this model's config ({first})") from None
+    return from_ema
 
 
 def load_state(path: Path) -> dict[str, Any]:

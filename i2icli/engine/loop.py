@@ -35,11 +35,13 @@ from i2icli import __version__
 from i2icli.config import RunConfig, TrainConfig, run_config_to_toml
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine import distributed as D
-from i2icli.engine.sampler import KeyedSampler
 from i2icli.data.keyed import dataset_image_keys, images_to_float
+from i2icli.engine.sampler import KeyedSampler
 from i2icli.engine.sampling import save_grid
 from i2icli.errors import ConfigError, DataError, I2IError, TrainingError
-from i2icli.models.base import Family, Nets, Phase
+from i2icli.engine.ema import EMA, split_ema
+from i2icli.engine.iteration import build_optimizers, run_iteration, set_lr_factor
+from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.progress import OptionalProgress, report
 from i2icli.registry import ModelSpec, get
 
@@ -90,14 +92,23 @@ class TrainResult:
 
 
 def lr_factor(t: TrainConfig, iteration: int) -> float:
-    """Multiplier of the base lr at ``iteration`` (0-based).
+    """Multiplier of every base lr at ``iteration`` (0-based).
 
     ``linear_half`` is U-GAT-IT's (App. B.2): constant for the first half, then
-    linear decay reaching 0 at the last iteration.
+    linear decay reaching 0 at the last iteration.  ``step``: times
+    ``lr_gamma`` for every full ``lr_step_every`` iterations past
+    ``decay_start`` (LOMIT Section 5.2: halved every 10k from 100k).  ``poly``:
+    ``(1 - it / iterations) ** lr_power`` (EGSC-IT: 0.9).
     """
     n = t.iterations
     if t.lr_schedule == "none":
         return 1.0
+    if t.lr_schedule == "poly":
+        return max(0.0, 1.0 - iteration / n) ** t.lr_power
+    if t.lr_schedule == "step":
+        if iteration < t.decay_start:
+            return 1.0
+        return float(t.lr_gamma ** ((iteration - t.decay_start) // t.lr_step_every))
     start = n // 2 if t.lr_schedule == "linear_half" else t.decay_start
     if iteration < start or n <= start:
         return 1.0
@@ -159,6 +170,11 @@ def plan(req: TrainRequest) -> TrainPlan:
     start = int(ckpt.load_state(resume_from)["iteration"]) if resume_from else 0
     torch.manual_seed(t.seed)
     family = spec.build(cfg)
+    needed = family.required_weights()
+    if needed:
+        from i2icli import weights
+
+        weights.require(*needed)
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in family.networks.items()}
     return TrainPlan(run_dir=Path(req.out), device=device, backend=backend or "none", world_size=world,
                      batch_per_process=t.batch_size, effective_batch=t.batch_size * world, lr=t.lr,
@@ -332,6 +348,33 @@ def _spawn(req: TrainRequest, p: TrainPlan, progress: OptionalProgress) -> Train
 
 # ----------------------------------------------------------------------------- the loop
 
+STATE_FORMAT = 2
+"""Version of ``state.pt``'s layout: 2 = optimisers keyed by ``Phase.optimizer_name`` with one parameter
+group per module, ``model`` and ``format`` recorded; 1 (or no ``format``) = one optimiser per phase."""
+
+
+def check_state(state: dict[str, Any], where: Path, model: str) -> None:
+    """Refuse a checkpoint of another model or of an older/newer state layout, in one line."""
+    fmt = state.get("format", 1)
+    if state.get("model", model) != model:
+        raise DataError(f"{where}: this checkpoint is of model {state.get('model')!r}, not {model!r}; "
+                        "resume it with its own recipe or choose another --out")
+    if fmt != STATE_FORMAT:
+        raise DataError(f"{where}: training state format {fmt} (this i2i reads {STATE_FORMAT}); its weights still "
+                        "translate, but resume needs a run started with this version")
+
+
+def _build_frozen(family: Family, device: str) -> dict[str, nn.Module]:
+    """The family's frozen auxiliary networks on ``device``, eval mode, no gradients; never checkpointed."""
+    frozen = family.frozen_networks()
+    clash = sorted(set(frozen) & set(family.networks.keys()))
+    if clash:
+        raise ConfigError(f"{family.cfg.model}: frozen network names {clash} clash with checkpointed networks")
+    for m in frozen.values():
+        m.to(device).eval().requires_grad_(False)
+    return frozen
+
+
 
 def _next_batch(batches):
     """The next batch; a user error raised in a DataLoader worker comes back as one line.
@@ -349,14 +392,6 @@ def _next_batch(batches):
                 last = last[len(prefix):]
                 break
         raise type(exc)(last) from None
-
-
-def _set_trainable(family: Family, phase: Phase) -> None:
-    active = set(phase.modules)
-    for name, module in family.networks.items():
-        flag = name in active
-        for prm in module.parameters():
-            prm.requires_grad_(flag)
 
 
 def _to_device(batch: Any, device: str, channels_last: bool, image_keys: tuple[str, ...] = ()) -> Any:
@@ -499,25 +534,30 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
 
     torch.manual_seed(t.seed)  # identical initialisation on every rank
     family = spec.build(cfg)
+    frozen = _build_frozen(family, device)
     networks = family.networks.to(device)
     if t.channels_last:
         networks.to(memory_format=torch.channels_last)
-    optimizers: dict[str, torch.optim.Optimizer] = {}
-    base_lr: dict[str, float] = {}
-    for phase in family.phases:
-        params = [prm for name in phase.modules for prm in networks[name].parameters()]
-        optimizers[phase.name] = family.make_optimizer(phase, params)
-        base_lr[phase.name] = phase.lr or t.lr
+    optimizers = build_optimizers(family, networks)
+    ema = EMA(networks, family.ema, t.ema_decay, t.ema_start) if family.ema and t.ema_decay > 0 else None
 
     start = 0
     rng_restore = None
     if resume_from is not None:
-        ckpt.load_weights(resume_from, networks)
         state = ckpt.load_state(resume_from)
+        check_state(state, resume_from, cfg.model)
+        ckpt.load_weights(resume_from, networks)
+        if ema is not None:
+            _, ema_state = split_ema(ckpt.read_weights(resume_from))
+            if ema_state:
+                ema.load_state_dict(ema_state)
+            else:  # a run that turned EMA on at resume starts its average from the live weights
+                ema.update(-1)
         start = int(state["iteration"])
         for name, opt in optimizers.items():
             if name not in state["optimizers"]:
-                raise DataError(f"{resume_from}: no optimiser state for phase {name!r}; was it written by another model?")
+                raise DataError(f"{resume_from}: no optimiser state for {name!r}; was it written by another model "
+                                "or another version of this one?")
             opt.load_state_dict(state["optimizers"][name])
         rng_restore = state.get("rng", {}).get(str(info.rank))
     # Stochastic ops (e.g. gradient-penalty interpolation) use seed + rank; rank 0's
@@ -539,7 +579,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
                                         find_unused_parameters=getattr(family, "ddp_find_unused_parameters", False))
         wrapped[name] = m
     phase_nets = {
-        phase.name: Nets({n: (wrapped[n] if n in phase.modules else networks[n]) for n in networks})
+        phase.name: Nets({**{n: (wrapped[n] if n in phase.modules else networks[n]) for n in networks}, **frozen})
         for phase in family.phases
     }
 
@@ -575,15 +615,20 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
             "rng": {"0": _rng_state(device)},
             "model": cfg.model,
+            "format": STATE_FORMAT,
             "i2i_version": __version__,
         }
-        return ckpt.save_checkpoint(ckpt_root, iteration, networks, state, keep=t.keep_checkpoints)
+        return ckpt.save_checkpoint(ckpt_root, iteration, networks, state, keep=t.keep_checkpoints,
+                                    extra_weights=ema.state_dict() if ema is not None else None)
 
     def sample(iteration: int) -> Path | None:
         if sample_batch is None:
             return None
         networks.eval()
-        with torch.no_grad(), autocast():
+        devices = [torch.device(device)] if device.startswith("cuda") else []
+        with torch.no_grad(), autocast(), torch.random.fork_rng(devices=devices), \
+                (ema.swapped() if ema is not None else contextlib.nullcontext()):
+            torch.manual_seed(t.seed)  # the same latent draws in every grid, none from training's stream
             cols = family.sample(_to_device(sample_batch, device, t.channels_last))
         networks.train()
         return save_grid(run_dir / "samples" / f"step_{iteration:08d}.png", [(n, c.float()) for n, c in cols])
@@ -596,27 +641,22 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
         for it in range(start, t.iterations):
             batch = _to_device(_next_batch(batches), device, t.channels_last, image_keys)
             factor = lr_factor(t, it)
-            for name, opt in optimizers.items():
-                for group in opt.param_groups:
-                    group["lr"] = base_lr[name] * factor
-            for phase in family.phases:
-                if it % phase.every:
-                    continue
-                _set_trainable(family, phase)
-                with autocast():
-                    loss, logs = family.step(phase.name, phase_nets[phase.name], batch, it)
-                finite = D.all_true(info, bool(torch.isfinite(loss.detach()).all()), device)
-                if not finite:
-                    bad = [k for k, v in logs.items() if not torch.isfinite(v).all()] or ["loss"]
-                    where = save(it) or ckpt_root  # weights before the failing update
-                    raise TrainingError(
-                        f"non-finite {phase.name} loss ({', '.join(bad)}) at iteration {it}; "
-                        f"the last good weights are in {where}; lower train.lr or enable/disable train.amp and resume")
-                opt = optimizers[phase.name]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                family.after_update(phase.name)
+            set_lr_factor(optimizers, factor)
+
+            def nonfinite(phase: Phase, loss: torch.Tensor, logs: Logs, it: int = it) -> None:
+                bad = [k for k, v in logs.items() if not torch.isfinite(v).all()] or ["loss"]
+                where = save(it) or ckpt_root  # weights before the failing update
+                raise TrainingError(
+                    f"non-finite {phase.name} loss ({', '.join(bad)}) at iteration {it}; "
+                    f"the last good weights are in {where}; lower train.lr or enable/disable train.amp and resume")
+
+            done = run_iteration(family, phase_nets, optimizers, batch, it, autocast,
+                                 check_finite=lambda loss: D.all_true(info, bool(torch.isfinite(loss.detach()).all()),
+                                                                      device),
+                                 on_nonfinite=nonfinite)
+            if ema is not None:
+                ema.update(it)
+            for _, logs in done:
                 for k, v in logs.items():
                     v = v.detach().float()
                     sums[k] = sums[k] + v if k in sums else v.clone()
@@ -627,7 +667,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
                 now = time.perf_counter()
                 record: dict[str, Any] = {"iteration": completed}
                 record.update({k: round(float(v) / counts[k], 6) for k, v in sums.items()})
-                record["lr"] = base_lr[family.phases[0].name] * factor
+                record["lr"] = optimizers[family.phases[0].optimizer_name].param_groups[0]["lr"]
                 record["it_per_s"] = round((completed - it_log) / max(now - t_log, 1e-9), 4)
                 record["elapsed_s"] = round(now - t0, 2)
                 log.write(record)

@@ -169,10 +169,13 @@ def _translate_to(cache: Path, run: Path, checkpoint: Path, sources: ImageSet, t
     from i2icli.translate import load_run, prepare_image
 
     loaded = load_run(run, device=device, checkpoint=checkpoint)
-    guidance = loaded.spec.guidance
-    if guidance not in ("direction", "exemplar"):
-        raise DataError(f"--pairs translates with direction or exemplar models; {loaded.spec.name} is a "
-                        f"{guidance!r} model -- translate with `i2i translate` and pass --generated")
+    from i2icli.guidance import Guidance, validate
+
+    spec = loaded.spec
+    exemplar_guided = "exemplar" in spec.requires or ("exemplar" in spec.accepts and "direction" not in spec.accepts)
+    if not exemplar_guided and "direction" not in spec.accepts:
+        raise DataError(f"--pairs translates with direction or exemplar models; {spec.name} takes "
+                        f"{', '.join(spec.accepts) or 'no guidance'} -- translate with `i2i translate` and pass --generated")
     size = loaded.image_size
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
@@ -181,11 +184,12 @@ def _translate_to(cache: Path, run: Path, checkpoint: Path, sources: ImageSet, t
         for start in range(0, n, batch_size):
             chunk = range(start, min(start + batch_size, n))
             x = torch.stack([prepare_image(sources.load(i), size) for i in chunk]).to(loaded.device)
-            if guidance == "direction":
-                out = loaded.family.translate(x, direction=direction)["output"]
-            else:
-                e = torch.stack([prepare_image(targets.load(i % len(targets)), size) for i in chunk])
-                out = loaded.family.translate(x, exemplar=e.to(loaded.device))["output"]
+            e = None
+            if exemplar_guided or "exemplar" in spec.requires:
+                e = torch.stack([prepare_image(targets.load(i % len(targets)), size) for i in chunk]).to(loaded.device)
+            g = validate(spec, Guidance(direction=direction if "direction" in spec.accepts else None,  # type: ignore[arg-type]
+                                        exemplar=e))
+            out = loaded.family.translate(x, g)["output"]
             for k, i in enumerate(chunk):
                 save_png(tmp / f"{i:06d}_{Path(sources.names[i]).stem}.png", to_uint8(out[k]))
             report(progress, f"translating {direction}", chunk[-1] + 1, n)

@@ -17,6 +17,25 @@ engine
 3. back-propagates ``loss``, steps the phase's optimiser, then calls
    ``family.after_update(phase.name)`` (e.g. U-GAT-IT clips rho there).
 
+The whole of that is :func:`i2icli.engine.iteration.run_iteration`, the one
+function the engine and the tests' family driver both call.
+
+What else a family may declare (all optional):
+
+- ``Phase.optimizer``: phases naming the same optimiser share it (one Adam
+  whose state spans, e.g., an encoder stage and a decoder stage);
+  ``Phase.lr`` the base lr of the phase's optimiser, ``Phase.module_lr``
+  per-module base lrs (SEGIN's G/D rates live in two phases; BridgeGAN's
+  mapping network a lower lr inside the generator's optimiser).  The
+  schedule (``train.lr_schedule``) scales every base lr by the same factor.
+- ``ema``: names of networks whose exponential moving average the engine
+  keeps (decay ``train.ema_decay``; 0 turns it off).  EMA weights are saved in
+  the checkpoint (``ema.<net>.*``) and used by samples and ``translate``.
+- :meth:`Family.frozen_networks`: auxiliary networks (an ImageNet VGG-19 for a
+  perceptual loss) built for training only, moved to the device, in eval mode
+  with gradients off, visible in ``step`` as ``nets[name]`` and never
+  checkpointed; ``translate`` must not need them.
+
 ``logs`` maps names to *detached* scalar tensors; the engine converts them to
 floats only when it logs (avoids a device sync every step).
 
@@ -35,27 +54,37 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
+from i2icli.guidance import Guidance
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One optimiser and the modules it updates.
+    """One loss, the modules it updates and the optimiser that updates them.
 
     ``every``: the phase runs on iterations where ``iteration % every == 0``
     (LOMIT/WGAN-GP: generator every 5th iteration, discriminator every one).
-    ``lr``: overrides ``train.lr`` for this phase when set.
+    ``optimizer``: the optimiser's name (default: the phase's own name);
+    phases with the same name share one optimiser over the union of their modules.
+    ``lr``: base lr of this phase's modules (default ``train.lr``).
+    ``module_lr``: ``((module, lr), ...)`` base lrs for single modules.
     """
 
     name: str
     modules: tuple[str, ...]
     every: int = 1
     lr: float | None = None
+    optimizer: str | None = None
+    module_lr: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def optimizer_name(self) -> str:
+        return self.optimizer or self.name
 
 
 class Nets(Mapping[str, nn.Module]):
@@ -75,6 +104,7 @@ class Nets(Mapping[str, nn.Module]):
 
 
 Logs = dict[str, Tensor]
+SampleColumns = list[tuple[str, Tensor]]
 
 
 class Family(abc.ABC):
@@ -82,11 +112,14 @@ class Family(abc.ABC):
 
     Subclasses set ``self.networks`` (an ``nn.ModuleDict``: everything that is
     checkpointed) and ``self.phases`` in ``__init__`` and implement
-    :meth:`step`, :meth:`translate` and :meth:`sample`.
+    :meth:`step`, :meth:`translate` and :meth:`sample`; a family missing any of
+    the three cannot be instantiated.
     """
 
     networks: nn.ModuleDict
     phases: tuple[Phase, ...]
+    ema: tuple[str, ...] = ()
+    ddp_find_unused_parameters: bool = False
 
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
@@ -99,16 +132,79 @@ class Family(abc.ABC):
     def after_update(self, phase: str) -> None:
         """Hook run after the optimiser step of ``phase`` (e.g. parameter clipping)."""
 
-    def make_optimizer(self, phase: Phase, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-        """Adam with the recipe's lr/betas/weight decay; override for anything else.
+    def frozen_networks(self) -> dict[str, nn.Module]:
+        """Auxiliary networks for training only (never checkpointed); built once by the engine.
+
+        Raise :class:`~i2icli.errors.WeightsError` (via :mod:`i2icli.weights`)
+        when a required file is missing: the engine calls this before any work.
+        """
+        return {}
+
+    def required_weights(self) -> tuple[str, ...]:
+        """Names in :mod:`i2icli.weights` that :meth:`frozen_networks` will load.
+
+        Checked by the engine's plan before any work, so a missing file stops a
+        run with its name, URL and ``i2i weights import`` instead of failing
+        after the run directory is made.
+        """
+        return ()
+
+    def make_optimizer(self, name: str, param_groups: list[dict]) -> torch.optim.Optimizer:
+        """Adam with the recipe's betas/weight decay over ``param_groups`` (each with its ``lr``).
 
         The fused kernel (one pass over all tensors) is used where torch has it
         for every parameter's device: the same update as the per-tensor loop,
         which costs seconds per iteration on CPU for models of ~100M parameters.
         """
         t = self.cfg.train
-        return torch.optim.Adam(params, lr=phase.lr or t.lr, betas=t.betas, weight_decay=t.weight_decay,
+        params = [p for g in param_groups for p in g["params"]]
+        return torch.optim.Adam(param_groups, lr=t.lr, betas=t.betas, weight_decay=t.weight_decay,
                                 fused=_fused_adam_available(params) or None)
+
+    # -- inference ----------------------------------------------------------------
+    @abc.abstractmethod
+    def translate(self, x: Tensor, guidance: Guidance) -> dict[str, Tensor]:
+        """Translate a batch ``x`` (B,3,H,W) in [-1, 1] as ``guidance`` asks.
+
+        ``guidance`` has been validated against the model's spec
+        (:func:`i2icli.guidance.validate`).  Returns at least ``"output"``
+        (B * guidance.n_outputs, 3, H, W) in [-1, 1]; extra entries are maps
+        (B,1,H,W) in [0, 1] (attention, masks) or images named by the family.
+        """
+
+    @abc.abstractmethod
+    def sample(self, batch: dict[str, Tensor]) -> SampleColumns:
+        """Columns of a sample grid for a fixed batch: (title, (B,C,H,W)).
+
+        Images are in [-1, 1] with C=3, maps in [0, 1] with C=1.  Called by the
+        engine under ``torch.no_grad()`` with the networks in eval mode (EMA
+        weights when the family keeps them) and the global RNG forked and
+        seeded with ``train.seed``, so latent draws here never touch training's
+        random stream and every grid of a run uses the same draws.
+        """
+
+
+def param_groups(family: Family, networks: Mapping[str, nn.Module], phases: tuple[Phase, ...],
+                 base_lr: float) -> list[dict]:
+    """Adam parameter groups for the phases sharing one optimiser: one group per module.
+
+    Each group carries ``lr`` (its base lr) and ``initial_lr`` (the same; the
+    schedule multiplies it) and ``module`` (for logs and tests).
+    """
+    lrs: dict[str, float] = {}
+    for ph in phases:
+        for name in ph.modules:
+            lrs.setdefault(name, ph.lr if ph.lr is not None else base_lr)
+        for name, lr in ph.module_lr:
+            if name not in ph.modules:
+                raise ValueError(f"phase {ph.name!r}: module_lr names {name!r}, which the phase does not update")
+            lrs[name] = lr
+    groups = []
+    for name, lr in lrs.items():
+        params = [p for p in networks[name].parameters()]
+        if params:
+            groups.append({"params": params, "lr": lr, "initial_lr": lr, "module": name})
+    return groups
 
 
 def _fused_adam_available(params: list[nn.Parameter]) -> bool:
@@ -119,22 +215,3 @@ def _fused_adam_available(params: list[nn.Parameter]) -> bool:
     devices = {p.device.type for p in params}
     allowed = {"cuda", "cpu"} if (major, minor) >= (2, 4) else {"cuda"}
     return devices <= allowed
-
-    # -- inference ----------------------------------------------------------------
-    @abc.abstractmethod
-    def translate(self, x: Tensor, **guidance: Any) -> dict[str, Tensor]:
-        """Translate a batch ``x`` (B,3,H,W) in [-1, 1].
-
-        Returns at least ``"output"`` (B,3,H,W) in [-1, 1]; extra entries are
-        maps (B,1,H,W) in [0, 1] (attention, masks) named by the family.
-        ``guidance`` is model-specific: ``direction="a2b"|"b2a"``,
-        ``exemplar=Tensor``, ``labels=Tensor``.
-        """
-
-    @abc.abstractmethod
-    def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
-        """Columns of a sample grid for a fixed batch: (title, (B,C,H,W)).
-
-        Images are in [-1, 1] with C=3, maps in [0, 1] with C=1.  Called by the
-        engine under ``torch.no_grad()`` with the networks in eval mode.
-        """

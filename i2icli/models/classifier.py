@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
+from i2icli.guidance import Guidance
 from i2icli.errors import ConfigError
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.registry import ModelSpec, register
@@ -133,7 +134,7 @@ class AttributeClassifier(Family):
         """(B, A) attribute probabilities of (B,3,H,W) images in [-1, 1]."""
         return torch.sigmoid(self.networks["net"](x))
 
-    def translate(self, x: Tensor, **guidance: Any) -> dict[str, Tensor]:
+    def translate(self, x: Tensor, guidance: Guidance) -> dict[str, Tensor]:
         raise ConfigError("the attribute classifier does not translate images; use it with "
                           "`i2i eval ca --classifier RUN_DIR ...`")
 
@@ -155,6 +156,6 @@ def _dataset(cfg: RunConfig, split: str):
 
 register(ModelSpec(
     name="classifier", config_cls=ClassifierConfig, build=AttributeClassifier, dataset=_dataset,
-    default_recipe="default.toml", guidance="none",
+    default_recipe="default.toml", accepts=(),
     summary="Attribute classifier (ResNet-18 / Inception-v3) for classification accuracy (LOMIT, BridgeGAN).",
 ))

@@ -107,6 +107,7 @@ from torch import Tensor, nn
 from i2icli.config import RunConfig
 from i2icli.data.datasets import AttributeDataset, attribute_dataset
 from i2icli.data.keyed import KeyedDataset, image_bytes
+from i2icli.guidance import Guidance
 from i2icli.errors import ConfigError, DataError
 from i2icli.losses.classification import attribute_accuracy, attribute_bce
 from i2icli.losses.gradient_penalty import gradient_penalty
@@ -325,27 +326,15 @@ class LOMIT(Family):
         return loss, logs
 
     # -- inference ------------------------------------------------------------------
-    def translate(self, x: Tensor, **guidance: Any) -> dict[str, Tensor]:
-        """``translate(x, exemplar=e, region=None)`` -> output and both masks at image size.
+    def translate(self, x: Tensor, guidance: Guidance) -> dict[str, Tensor]:
+        """``guidance.exemplar`` (and optionally ``.region``) -> output and both masks at image size.
 
         ``exemplar`` (B,3,H,W) or (1,3,H,W) (broadcast); ``region`` (B or 1,1,H,W)
         in [0, 1], when given, replaces the predicted input mask (area-averaged to
         code resolution for HAdaIN, used as is for the background style).
         """
-        exemplar = guidance.get("exemplar")
-        region = guidance.get("region")
-        unknown = set(guidance) - {"exemplar", "region"}
-        if unknown:
-            raise ValueError(f"LOMIT.translate: unknown guidance {sorted(unknown)}; it takes exemplar= and region=")
-        if exemplar is None:
-            raise ConfigError("LOMIT translates with an exemplar image: pass --exemplar ref.png")
-        if exemplar.shape[0] == 1 and x.shape[0] > 1:
-            exemplar = exemplar.expand(x.shape[0], -1, -1, -1)
-        if exemplar.shape[0] != x.shape[0]:
-            raise ValueError(f"LOMIT.translate: {x.shape[0]} inputs but {exemplar.shape[0]} exemplars")
-        if exemplar.shape[-2:] != x.shape[-2:]:
-            raise ValueError(f"LOMIT.translate: exemplar {tuple(exemplar.shape[-2:])} and input "
-                             f"{tuple(x.shape[-2:])} differ in size; resize them to the same size")
+        exemplar = guidance.exemplar_for(x)
+        region = guidance.region
         nets = Nets(self.networks)
         b = x.shape[0]
         both = torch.cat([x, exemplar])
@@ -364,7 +353,7 @@ class LOMIT(Family):
         return {"output": out, "mask_input": mask[:b], "mask_exemplar": mask[b:]}
 
     def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
-        r = self.translate(batch["x"], exemplar=batch["y"])
+        r = self.translate(batch["x"], Guidance(exemplar=batch["y"]))
         return [("input", batch["x"]), ("input mask", r["mask_input"]), ("exemplar", batch["y"]),
                 ("exemplar mask", r["mask_exemplar"]), ("output", r["output"])]
 
@@ -433,5 +422,6 @@ register(ModelSpec(
     dataset=lomit_dataset,
     default_recipe="celeba.toml",
     summary="LOMIT (ICLR'19 sub.): exemplar-guided local translation, co-segmentation masks + highway AdaIN",
-    guidance="exemplar",
+    accepts=("exemplar", "region"),
+    requires=("exemplar",),
 ))

@@ -70,6 +70,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
+from i2icli.guidance import Guidance
 from i2icli.errors import ConfigError, DataError
 from i2icli.losses import cam_bce_loss, l1_loss, lsgan_d_loss, lsgan_g_loss
 from i2icli.models.base import Family, Logs, Nets, Phase
@@ -349,17 +350,15 @@ class UGATIT(Family):
                 clip_rho_(self.networks[name])
 
     # -- inference ----------------------------------------------------------------
-    def translate(self, x: Tensor, **guidance: Any) -> dict[str, Tensor]:
-        """``direction="a2b"`` (default) or ``"b2a"``.
+    def translate(self, x: Tensor, guidance: Guidance) -> dict[str, Tensor]:
+        """``guidance.direction``: ``"a2b"`` (default) or ``"b2a"``.
 
         Returns ``output`` (B,3,H,W) in [-1, 1] and ``attention`` (B,1,H,W) in
         [0, 1], the generator's CAM heatmap (see :func:`attention_map`).  The
         light model pads inputs to a multiple of 4 by reflection and crops back;
         the full model takes only ``data.image_size`` squares.
         """
-        direction = guidance.pop("direction", "a2b")
-        if guidance:
-            raise ConfigError(f"U-GAT-IT takes only a direction, not {', '.join(sorted(guidance))}")
+        direction = guidance.direction or "a2b"
         if direction not in ("a2b", "b2a"):
             raise ConfigError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
         gen: UGATITGenerator = self.networks["gen_ab" if direction == "a2b" else "gen_ba"]
@@ -379,8 +378,8 @@ class UGATIT(Family):
 
     def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
         """Source | generator attention | translation, for A->B then B->A."""
-        ab = self.translate(batch["a"], direction="a2b")
-        ba = self.translate(batch["b"], direction="b2a")
+        ab = self.translate(batch["a"], Guidance(direction="a2b"))
+        ba = self.translate(batch["b"], Guidance(direction="b2a"))
         # short ASCII titles: they must fit a 32 px column in any font
         return [("A", batch["a"]), ("A2B att", ab["attention"]), ("A2B", ab["output"]),
                 ("B", batch["b"]), ("B2A att", ba["attention"]), ("B2A", ba["output"])]
@@ -399,5 +398,6 @@ register(ModelSpec(
     dataset=_dataset,
     default_recipe="selfie2anime.toml",
     summary="U-GAT-IT (ICLR 2020): unpaired A<->B translation with CAM attention and AdaLIN",
-    guidance="direction",
+    accepts=("direction",),
+    defaults={"direction": "a2b"},
 ))
