@@ -165,6 +165,28 @@ def test_translate_folder_with_odd_and_broken_files(toy_run, tmp_path):
         assert Image.open(out / f"{stem}.png").size == (8, 8)
 
 
+def test_translate_names_folder_entries_it_leaves_out(toy_run, tmp_path):
+    """A folder named like an image, a broken symlink and a symlink loop are listed as skipped (exit 1);
+    a text file is named as ignored; the real images are still written."""
+    import os
+
+    root, recipe, run = toy_run
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(src / "ok.png")
+    (src / "dir.png").mkdir()
+    os.symlink(src / "missing.png", src / "dangling.png")
+    os.symlink("loop.jpg", src / "loop.jpg")
+    (src / "notes.txt").write_text("x")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["translate", str(src), "--checkpoint", str(run), "--out", str(out), "--device", "cpu"])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1, res.output
+    assert "dir.png: a folder named like an image" in text
+    assert "dangling.png: broken symlink" in text and "loop.jpg: symlink loop" in text
+    assert "notes.txt: no image file extension" in text and "3 input(s) failed" in text
+    assert sorted(p.name for p in out.iterdir()) == ["ok.png"]
+
 def test_translate_single_image_to_file_and_latest_run(toy_run, tmp_path, monkeypatch):
     root, recipe, run = toy_run
     img = tmp_path / "one.png"
