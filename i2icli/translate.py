@@ -10,7 +10,9 @@ Input images of any size, mode or orientation are read with
 :func:`i2icli.images.load_rgb`, resized so the shorter side equals the model's
 ``data.image_size`` and centre-cropped to a square (the models were trained on
 square crops; U-GAT-IT's full generator needs exactly that size).  Unreadable
-files are reported by name and skipped.
+files, and folder entries that look like inputs but are not readable files (a
+folder named ``x.png``, a broken symlink, a symlink loop), are reported by name
+with their reason and skipped.
 
 Mask controls for exemplar models that return ``mask_input`` (LOMIT):
 
