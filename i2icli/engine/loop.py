@@ -216,9 +216,13 @@ def train(req: TrainRequest, progress: OptionalProgress = None) -> TrainResult:
             D.destroy()
     _prepare_run_dir(req, p)
     if p.world_size == 1:
+        before = torch.get_num_threads()
         if p.threads:
             torch.set_num_threads(p.threads)
-        return _worker(req, D.DistInfo(device=p.device), progress)
+        try:
+            return _worker(req, D.DistInfo(device=p.device), progress)
+        finally:
+            torch.set_num_threads(before)  # a Python caller's process keeps its own setting
     return _spawn(req, p, progress)
 
 
