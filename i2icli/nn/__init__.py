@@ -4,6 +4,7 @@ Blocks take their normalisation and activation as factories; model files in
 :mod:`i2icli.models` compose them and never copy them.
 """
 
+from i2icli.nn.adain import AdaIN, adain, adain_from_features, instance_stats
 from i2icli.nn.attention import CAMAttention, CAMOutput, raw_weight
 from i2icli.nn.blocks import (
     ActFactory,
@@ -27,6 +28,7 @@ from i2icli.nn.spectral import (
 
 __all__ = [
     "ActFactory",
+    "AdaIN",
     "AdaLIN",
     "AdaptiveResidualBlock",
     "CAMAttention",
@@ -38,12 +40,15 @@ __all__ = [
     "SpectralNormConv2d",
     "SpectralNormLinear",
     "UGATITDiscriminator",
+    "adain",
+    "adain_from_features",
     "clip_rho_",
     "conv2d",
     "conv_block",
     "he_std",
     "init_kaiming_",
     "init_normal_",
+    "instance_stats",
     "instance_norm",
     "layer_instance_norm",
     "linear",
