@@ -27,6 +27,7 @@ from i2icli.nn.spectral import (
 )
 
 __all__ = [
+    "LIN",
     "ActFactory",
     "AdaIN",
     "AdaLIN",
@@ -34,7 +35,6 @@ __all__ = [
     "CAMAttention",
     "CAMOutput",
     "DiscriminatorOutput",
-    "LIN",
     "NormFactory",
     "ResidualBlock",
     "SpectralNormConv2d",
@@ -48,8 +48,8 @@ __all__ = [
     "he_std",
     "init_kaiming_",
     "init_normal_",
-    "instance_stats",
     "instance_norm",
+    "instance_stats",
     "layer_instance_norm",
     "linear",
     "patchgan_receptive_field",
