@@ -10,6 +10,7 @@ from i2icli.nn.blocks import (
     ActFactory,
     AdaptiveResidualBlock,
     NormFactory,
+    PreActResidualBlock,
     ResidualBlock,
     conv2d,
     conv_block,
@@ -17,7 +18,8 @@ from i2icli.nn.blocks import (
 )
 from i2icli.nn.discriminators import DiscriminatorOutput, UGATITDiscriminator, patchgan_receptive_field
 from i2icli.nn.init import he_std, init_kaiming_, init_normal_
-from i2icli.nn.norms import LIN, AdaLIN, clip_rho_, instance_norm, layer_instance_norm, rho_parameters
+from i2icli.nn.norms import LIN, AdaLIN, batch_norm, clip_rho_, instance_norm, layer_instance_norm, rho_parameters
+from i2icli.nn.spade import SPADE
 from i2icli.nn.spectral import (
     SpectralNormConv2d,
     SpectralNormLinear,
@@ -28,6 +30,7 @@ from i2icli.nn.spectral import (
 
 __all__ = [
     "LIN",
+    "SPADE",
     "ActFactory",
     "AdaIN",
     "AdaLIN",
@@ -36,12 +39,14 @@ __all__ = [
     "CAMOutput",
     "DiscriminatorOutput",
     "NormFactory",
+    "PreActResidualBlock",
     "ResidualBlock",
     "SpectralNormConv2d",
     "SpectralNormLinear",
     "UGATITDiscriminator",
     "adain",
     "adain_from_features",
+    "batch_norm",
     "clip_rho_",
     "conv2d",
     "conv_block",
