@@ -18,6 +18,7 @@ from i2icli.nn.blocks import (
 )
 from i2icli.nn.discriminators import DiscriminatorOutput, UGATITDiscriminator, patchgan_receptive_field
 from i2icli.nn.init import he_std, init_kaiming_, init_normal_
+from i2icli.nn.nonlocal_block import NonLocalBlock
 from i2icli.nn.norms import LIN, AdaLIN, batch_norm, clip_rho_, instance_norm, layer_instance_norm, rho_parameters
 from i2icli.nn.spade import SPADE
 from i2icli.nn.spectral import (
@@ -38,6 +39,7 @@ __all__ = [
     "CAMAttention",
     "CAMOutput",
     "DiscriminatorOutput",
+    "NonLocalBlock",
     "NormFactory",
     "PreActResidualBlock",
     "ResidualBlock",
