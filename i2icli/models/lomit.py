@@ -96,7 +96,6 @@ every other loss and setting is unchanged (benchmarks/bench_lomit_quality.py).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -120,6 +119,7 @@ from i2icli.nn.cosegmentation import CoSegmentation, downsample_mask, upsample_m
 from i2icli.nn.discriminators import PatchClassifierDiscriminator
 from i2icli.nn.encoders import ContentEncoder, SharedStyleEncoders
 from i2icli.nn.init import init_kaiming_, init_normal_
+from i2icli.nn.norms import layer_norm
 from i2icli.registry import ModelSpec, register
 
 GENERATOR_MODULES = ("content_encoder", "style_encoder", "cosegmentation", "decoder")
@@ -159,10 +159,6 @@ class LOMITConfig:
         for name in ("content_res_blocks", "decoder_res_blocks", "mask_layers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-
-layer_norm = functools.partial(nn.GroupNorm, 1)
-"""Layer norm over (C, H, W) per sample with a per-channel affine: the decoder's LN (Section 5.1)."""
 
 
 class LOMITDecoder(nn.Module):

@@ -88,6 +88,7 @@ from i2icli.nn import (
     init_normal_,
     instance_norm,
 )
+from i2icli.nn import factories
 from i2icli.nn.spectral import stacked_calls
 from i2icli.registry import ModelSpec, register
 
@@ -155,7 +156,7 @@ class UGATITGenerator(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ch: int = 64, n_res: int = 4,
                  image_size: int = 256, light: bool = False, rho_init_res: float = 0.9, rho_init_up: float = 0.0):
         super().__init__()
-        relu = functools.partial(nn.ReLU, inplace=True)
+        relu = factories.relu(inplace=True)
         width = 4 * ch  # after two stride-2 convs
         self.light = light
         self.image_size = image_size

@@ -46,6 +46,15 @@ def instance_norm(num_features: int) -> nn.Module:
     return nn.InstanceNorm2d(num_features, affine=False, track_running_stats=False)
 
 
+def layer_norm(num_features: int) -> nn.Module:
+    """Layer norm over (C, H, W) per sample with a per-channel affine (``nn.GroupNorm(1, C)``).
+
+    MUNIT's and LOMIT's decoder "LN" (LOMIT Section 5.1): statistics over the
+    whole sample, scale and shift per channel, eps = 1e-5.
+    """
+    return nn.GroupNorm(1, num_features)
+
+
 def batch_norm(num_features: int) -> nn.Module:
     """Batch normalisation without affine parameters (SPADE's parameter-free norm in Park et al. 2019)."""
     return nn.BatchNorm2d(num_features, affine=False)
