@@ -54,6 +54,21 @@ Choices where the paper is silent (facts from the public code unless said):
   ``x_f``/``x_b`` for the style encoders and for display/``translate``.
 - HAdaIN is applied once, to the content code at the decoder's input (Eq. 4
   names ``c1``); it is not repeated inside the decoder's residual blocks.
+- Content normalisation follows Eq. 3: ``(c - mu(c)) / sigma(c)`` with the
+  per-channel mean and (population) standard deviation over all positions,
+  eps 1e-5 under the square root (:func:`i2icli.nn.adain.instance_normalize`).
+  The public code (AnonymousIclrAuthor/Highway-Adaptive-Instance-Normalization
+  ``model.py``, ``highway_AdaIN``) divides by
+  ``torch.std(torch.std(c, dim=3), dim=2) + 1e-5``: the unbiased std *across
+  rows of the per-row stds*, which measures how much the row spreads differ,
+  not the spread of ``c``.  For i.i.d. activations it is about sigma /
+  sqrt(2W), so its normalised content is larger than Eq. 3's by a factor of
+  about 4 / 5.6 / 8 / 11 at content widths 8 / 16 / 32 / 64 (median over
+  random maps; 32 is CelebA's 128 px at H/4), and the factor depends on the
+  image size and on the spatial structure of ``c``.  The styles' sigma(s)
+  then scale an input of a different magnitude than the paper's; we keep
+  Eq. 3 (scale-free, independent of size), so weights trained with the public
+  code do not transfer one to one.
 - HAdaIN's MLPs: three linear layers, 256 hidden, ReLU; the first half of the
   output is a log-variance, ``gamma = exp(0.5 * out)`` (a positive ``sigma(s)``
   as Eq. 3 reads).  (The public code passes an activation name its linear block
