@@ -291,3 +291,22 @@ def test_meta_and_metrics_show_the_lr_of_the_first_phase(tmp_path):
 def test_registry_spec_accepts_for_builtin_models():
     assert get("ugatit").accepts == ("direction",) and get("lomit").exemplar_guided
     assert replace(get("ugatit"), name="x").defaults == {"direction": "a2b"}
+
+
+def test_grid_titles_wrap_instead_of_being_clipped():
+    from i2icli.engine.sampling import make_grid, wrap_title
+
+    width = lambda s: 6 * len(s)  # noqa: E731
+    assert wrap_title("exemplar mask", 48, width) == ["exemplar", "mask"]
+    assert wrap_title("input", 48, width) == ["input"]
+    assert wrap_title("averyveryverylongword", 48, width) == ["averyver", "yverylon", "gword"]
+    short = make_grid([("a", torch.zeros(1, 3, 32, 32))])
+    long = make_grid([("exemplar mask of the input", torch.zeros(1, 1, 32, 32))])
+    assert long.shape[0] > short.shape[0]  # a taller header, every word kept
+
+
+def test_bf16_autocast_runs_on_cpu(tmp_path):
+    run = tmp_path / "run"
+    train(TrainRequest(cfg=make_cfg(amp=True, iterations=2), out=run))
+    recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert recs and all(v == v for r in recs for v in r.values() if isinstance(v, float))
