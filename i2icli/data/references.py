@@ -13,8 +13,8 @@ same in any worker, on any rank and after a resume.
   * ``"random"``: uniform over the *other* images (LOMIT, Section 3: the
     exemplar is another training image; the public code pairs two shuffled
     batches, which is the same distribution up to self-pairs);
-  * ``"any"``: uniform over all images, the item itself included (a second,
-    independent shuffled loader, as StarGAN v2's reference loader);
+  * ``"any"``: uniform over all images, the item itself included (what a
+    second, independently shuffled loader gives);
   * ``"differ"``: uniform over the images whose labels differ from the item's
     in at least one attribute (BridgeGAN's reference-based training needs a
     non-zero ``l_t - l_s``; not in the LOMIT paper);
@@ -25,10 +25,13 @@ same in any worker, on any rank and after a resume.
     result is range-checked).
 
 - :class:`DomainReferences`: over domain ids (N,) in ``[0, D)``: a target
-  domain ``"other"`` (uniform over the D - 1 other domains: every reference is
-  a translation target, StarGAN v2 / BridgeGAN on AFHQ) or ``"any"`` (uniform
-  over all D, so a fraction 1/D of the pairs are intra-domain), then an image
-  uniform within the target domain.
+  domain ``"other"`` (uniform over the D - 1 other domains: every pair is a
+  cross-domain translation) or ``"any"`` (uniform over all D, so a fraction
+  1/D of the pairs are intra-domain), then an image uniform within the target
+  domain.  ``"any"`` is the distribution of StarGAN v2's reference loader
+  (clovaai/stargan-v2 ``core/data_loader.py``: a class-balanced sampler,
+  independent of the source image); BridgeGAN's AFHQ setup is said to follow
+  StarGAN v2 (supplementary), its exact reference draw is not published.
 
 Impossible requests (fewer than two images, one domain, labels that never
 differ) are refused when the sampler is built, with a one-line
