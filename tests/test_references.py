@@ -62,6 +62,18 @@ def test_domain_targets_are_uniform_over_domains_not_images(domain_store):
     assert 0 in refs  # "any" may pair an image with itself
 
 
+def test_balanced_domain_sampling(domain_store):
+    ds = domain_dataset(cfg(domain_store), "train", target="any", balanced=True)
+    counts = Counter(int(ds[k]["domain"]) for k in range(600))  # 7 cats, 3 dogs, 1 wild: still 1/3 each
+    assert set(counts) == {0, 1, 2} and all(150 < c < 250 for c in counts.values())
+    for k in range(50):
+        it = ds[k]
+        assert DOMAIN_OF_BLUE[blue(it["image"])] == int(it["domain"]) == int(ds.domain_ids[int(it["index"])])
+        assert same_item(it, ds[k])
+    plain = Counter(int(domain_dataset(cfg(domain_store), "train")[k]["domain"]) for k in range(11))
+    assert plain == {0: 7, 1: 3, 2: 1}  # unbalanced: one epoch visits every image once
+
+
 def test_domain_selection_and_order(domain_store):
     ds = domain_dataset(cfg(domain_store, domains=("wild", "a")), "train")  # by name and by letter
     assert ds.domain_names == ("wild", "cat") and len(ds) == 8

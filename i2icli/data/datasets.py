@@ -209,14 +209,22 @@ class DomainDataset(KeyedDataset):
     the keyed generator, in this order: the target domain and the reference
     (:class:`~i2icli.data.references.DomainReferences`), the image's
     augmentation, the reference's (each its own crop and flip).
+
+    ``balanced``: the key no longer picks the image; a domain is drawn
+    uniformly and then an image uniformly within it (before the reference), so
+    every domain is seen equally often whatever its size -- StarGAN v2's
+    class-balanced source sampler (``WeightedRandomSampler`` with weights
+    1/class count, with replacement; clovaai/stargan-v2 ``core/data_loader.py``).
+    ``"index"`` is then the drawn image's.
     """
 
     image_keys = ("image", "reference")
 
     def __init__(self, store: Store, split: str, store_indices: np.ndarray, domain_ids: np.ndarray,
                  domain_names: tuple[str, ...], augment: _Augment, seed: int,
-                 target: Literal["other", "any"] = "other"):
+                 target: Literal["other", "any"] = "other", balanced: bool = False):
         self.store, self.split = store, split
+        self.balanced = bool(balanced)
         self.store_indices = np.asarray(store_indices, dtype=np.int64)
         self.domain_ids = np.asarray(domain_ids, dtype=np.int64)
         self.domain_names = domain_names
@@ -233,6 +241,10 @@ class DomainDataset(KeyedDataset):
         return self.store.image(self.split, int(self.store_indices[index]))
 
     def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        if self.balanced:
+            members = self.references.members
+            pool = members[int(rng.integers(len(members)))]
+            index = int(pool[rng.integers(len(pool))])
         j, target = self.references(index, rng)
         x, y = (self.augment([self.raw_image(i)], rng)[0] for i in (index, j))
         return {"image": image_bytes(x), "domain": _index(self.domain_ids[index]),
@@ -240,11 +252,13 @@ class DomainDataset(KeyedDataset):
                 "index": _index(index), "reference_index": _index(j)}
 
 
-def domain_dataset(cfg: RunConfig, split: str, target: Literal["other", "any"] = "other") -> DomainDataset:
+def domain_dataset(cfg: RunConfig, split: str, target: Literal["other", "any"] = "other",
+                   balanced: bool = False) -> DomainDataset:
     """N domains of a store (AFHQ: cat, dog, wild): ``cfg.data.domains`` selects and orders them, () = all.
 
     ``target``: where references come from, ``"other"`` (uniform over the
     other domains) or ``"any"`` (uniform over all, the item's own included).
+    ``balanced``: draw the item's domain uniformly too (see :class:`DomainDataset`).
     """
     _check_split(split)
     path = _data_path(cfg)
@@ -261,7 +275,8 @@ def domain_dataset(cfg: RunConfig, split: str, target: Literal["other", "any"] =
     per_domain = [store.indices(split, i) for i in ids]
     domain_ids = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(per_domain)])
     return DomainDataset(store, split, np.concatenate(per_domain), domain_ids,
-                         tuple(store.domains[i] for i in ids), _Augment(cfg, split), cfg.train.seed, target)
+                         tuple(store.domains[i] for i in ids), _Augment(cfg, split), cfg.train.seed, target,
+                         balanced)
 
 
 # --------------------------------------------------------------------------- attributes
