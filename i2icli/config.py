@@ -47,7 +47,7 @@ class DataConfig:
     image_size: int = 256  # crop size fed to the networks
     load_size: int = 286  # resize before random crop (U-GAT-IT App. B.2: 286 -> 256)
     flip: bool = True  # horizontal flip with p = 0.5
-    domains: tuple[str, ...] = ()  # unpaired: names of domains A and B; () = the first two
+    domains: tuple[str, ...] = ()  # unpaired: domains A and B (() = the first two); domain_dataset: the N domains (() = all)
     attributes: tuple[str, ...] = ()  # attribute data: label names to use; () = all in the store
     num_workers: int = 2
 
