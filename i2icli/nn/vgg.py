@@ -55,6 +55,9 @@ class VGG19Features(nn.Module):
     feature to its sign (specs/egscit.md).  Weights are unaffected.
     """
 
+    mean: Tensor  # ImageNet channel mean, registered as a buffer
+    std: Tensor
+
     def __init__(self, layers: Sequence[str], weights: Literal["imagenet", "random"] = "imagenet",
                  directory: str | None = None, pool: Literal["max", "avg"] = "max", seed: int = 0,
                  ceil_mode: bool = False):
