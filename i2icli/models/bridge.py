@@ -95,8 +95,9 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -200,7 +201,7 @@ class StyleEncoder(nn.Module):
 
     def __init__(self, n_attr: int, ch: int = 16, n_down: int = 1, n_blocks: int = 3, affine: bool = False):
         super().__init__()
-        norm = lambda c: BiasInstanceNorm(c, affine=affine)  # noqa: E731
+        norm = lambda c: BiasInstanceNorm(c, affine=affine)
         out = 2 * ch
         self.stem = nn.Conv2d(3 + n_attr, ch, 1)
         blocks = [PreActResBlock(ch if i == 0 else out, out, norm, nn.ReLU, "down") for i in range(n_down)]
@@ -219,7 +220,7 @@ class MappingNetwork(nn.Module):
     def __init__(self, n_attr: int, latent_dim: int, style_channels: int, start: int, map_ch: int = 64,
                  n_up: int = 4, affine: bool = False):
         super().__init__()
-        norm = lambda c: BiasInstanceNorm(c, affine=affine)  # noqa: E731
+        norm = lambda c: BiasInstanceNorm(c, affine=affine)
         self.start, self.map_ch = start, map_ch
         self.fc = nn.Linear(latent_dim + n_attr, map_ch * start * start)
         self.blocks = nn.Sequential(*[PreActResBlock(map_ch if i == 0 else style_channels, style_channels, norm,
@@ -238,8 +239,8 @@ class SpadeGenerator(nn.Module):
     def __init__(self, style_channels: int, ch: int = 32, n_down: int = 3, mid_in: int = 1, mid_spade: int = 1,
                  spade_hidden: int = 128, affine: bool = False):
         super().__init__()
-        norm = lambda c: BiasInstanceNorm(c, affine=affine)  # noqa: E731
-        spade = lambda c: SPADE(c, style_channels, spade_hidden)  # noqa: E731
+        norm = lambda c: BiasInstanceNorm(c, affine=affine)
+        spade = lambda c: SPADE(c, style_channels, spade_hidden)
         self.stem = nn.Conv2d(3, ch, 1)
         widths = [ch * 2**i for i in range(n_down + 1)]
         top = widths[-1]
@@ -263,7 +264,7 @@ class CriticClassifier(nn.Module):
 
     def __init__(self, n_attr: int, image_size: int, ch: int = 16, n_blocks: int = 4):
         super().__init__()
-        lrelu = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        lrelu = lambda: nn.LeakyReLU(0.2)
         widths = [ch * 2**i for i in range(n_blocks + 1)]
         final = image_size // 2**n_blocks
         top = widths[-1]

@@ -26,7 +26,8 @@ per-channel bias and *no* scale (``center=True, scale=False``).
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +58,7 @@ class BiasInstanceNorm(nn.Module):
 class PreActResBlock(nn.Module):
     """The pre-activation residual block above; ``resample`` in {"none", "up", "down"}."""
 
-    def __init__(self, in_channels: int, out_channels: int, norm_layer: Optional[NormFactory],
+    def __init__(self, in_channels: int, out_channels: int, norm_layer: NormFactory | None,
                  activation: ActFactory, resample: Resample = "none"):
         super().__init__()
         if resample not in ("none", "up", "down"):
@@ -72,7 +73,7 @@ class PreActResBlock(nn.Module):
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1) if learned else None
 
     @staticmethod
-    def _norm(norm: Optional[nn.Module], x: Tensor, cond: Optional[Tensor]) -> Tensor:
+    def _norm(norm: nn.Module | None, x: Tensor, cond: Tensor | None) -> Tensor:
         if norm is None:
             return x
         if getattr(norm, "conditional", False):
@@ -81,7 +82,7 @@ class PreActResBlock(nn.Module):
             return norm(x, cond)
         return norm(x)
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         h = self.act(self._norm(self.norm1, x, cond))
         if self.resample == "up":
             h = F.interpolate(h, scale_factor=2, mode="nearest")
