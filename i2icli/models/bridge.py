@@ -732,10 +732,50 @@ class BridgeDataset(KeyedDataset):
         return out
 
 
+class DomainLabels(AttributeDataset):
+    """A domain store (AFHQ) seen as an attribute store: one-hot labels over the chosen domains.
+
+    BridgeGAN's AFHQ experiment [S] uses the three domains as labels; Delta
+    between two one-hot vectors removes the source domain and adds the target.
+    Only images of the chosen domains are used.
+    """
+
+    def __init__(self, store: Any, split: str, names: Sequence[str], augment: Any, seed: int):
+        self.store, self.split = store, split
+        self.label_names = tuple(names)
+        ids = store.domain_ids(split)
+        cols = np.array([store.domain_index(n) for n in names])
+        keep = np.flatnonzero(np.isin(ids, cols))
+        self.rows = keep
+        self.labels = (ids[keep, None] == cols[None]).astype(np.float32)
+        self.augment = augment
+        self.seed = int(seed)
+
+    def raw_image(self, index: int) -> np.ndarray:
+        return self.store.image(self.split, int(self.rows[index]))
+
+
 def bridge_dataset(cfg: RunConfig, split: str) -> BridgeDataset:
-    """The registered dataset: :class:`BridgeDataset` over ``attribute_dataset(cfg, split)``."""
+    """The registered dataset: :class:`BridgeDataset` over the store's attributes, or its domains as one-hot labels."""
     if not cfg.data.attributes:
         raise ConfigError(f"{cfg.recipe}: BridgeGAN needs [data] attributes (the label names to edit)")
+    from pathlib import Path
+
+    from i2icli.data.datasets import _Augment
+    from i2icli.data.store import open_store
+
+    path = Path(cfg.data.path) if cfg.data.path else None
+    if path is not None and path.is_file():
+        store = open_store(path)
+        if not store.attributes and store.domains:
+            missing = [a for a in cfg.data.attributes if a not in store.domains]
+            if missing:
+                raise DataError(f"{path}: no domain {missing[0]!r} (data.attributes names the domains used as "
+                                f"labels); the store has {', '.join(store.domains)}")
+            base = DomainLabels(store, split, cfg.data.attributes, _Augment(cfg, split, crop=False), cfg.train.seed)
+            if len(base) == 0:
+                raise DataError(f"{path}: has no {split} images in the domains {', '.join(cfg.data.attributes)}")
+            return BridgeDataset(base)
     return BridgeDataset(attribute_dataset(cfg, split))
 
 
