@@ -33,8 +33,8 @@ ATTRS = ("Black_Hair", "Blond_Hair", "Smiling")
 
 
 def tiny_model(**over) -> BridgeConfig:
-    base = dict(gen_channels=4, spade_hidden=8, enc_channels=4, map_channels=8, map_up=2, disc_channels=4,
-                latent_dim=4)
+    base = {"gen_channels": 4, "spade_hidden": 8, "enc_channels": 4, "map_channels": 8, "map_up": 2,
+            "disc_channels": 4, "latent_dim": 4}
     base.update(over)
     return BridgeConfig(**base)
 
@@ -213,14 +213,14 @@ def _grads(fam: BridgeGAN, phase: str, batch: dict, iteration: int = 0) -> dict[
     for p in fam.networks.parameters():
         p.grad = None
         p.requires_grad_(True)
-    loss, logs = fam.step(phase, fam.networks, batch, iteration)
+    loss, _ = fam.step(phase, fam.networks, batch, iteration)
     loss.backward()
     return {name: any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in net.parameters())
             for name, net in fam.networks.items() if name != "latent_table"}
 
 
-ZERO = dict(lambda_adv=0.0, lambda_cls=0.0, lambda_rec=0.0, lambda_cyc=0.0, lambda_ak=0.0, lambda_sim=0.0,
-            lambda_ms=0.0)
+ZERO = {"lambda_adv": 0.0, "lambda_cls": 0.0, "lambda_rec": 0.0, "lambda_cyc": 0.0, "lambda_ak": 0.0,
+        "lambda_sim": 0.0, "lambda_ms": 0.0}
 
 
 def test_latent_cycle_and_alignment_train_codes_not_the_generator():
@@ -284,7 +284,7 @@ def test_critic_step_is_wgan_plus_gp_plus_real_classification():
     batch = random_batches(1)[0]
     loss, logs = fam.step("discriminator", fam.networks, batch, 0)
     assert torch.allclose(loss.detach(), -logs["d_wasserstein"] + 10 * logs["d_gp"] + logs["d_cls"], rtol=1e-5)
-    adv, cls = fam.networks["discriminator"](batch["image"])
+    _, cls = fam.networks["discriminator"](batch["image"])
     assert torch.allclose(logs["d_cls"], F.binary_cross_entropy_with_logits(cls, batch["labels"]).detach())
 
 
@@ -420,9 +420,9 @@ def test_translate_bad_input_one_line_errors():
         validate(spec, Guidance(seed=0))
     with pytest.raises(ConfigError, match="exclude each other"):
         fam.translate(x, validate(spec, Guidance(attributes=(("Black_Hair", 1), ("Blond_Hair", 1)))))
+    lab = torch.tensor([[1.0, 0.0, 0.0]])
+    fam.predict_labels = lambda t: lab.expand(t.shape[0], -1)  # a black-haired input
     with pytest.warns(UserWarning, match="conflict resolution"):
-        lab = torch.tensor([[1.0, 0.0, 0.0]])
-        fam.predict_labels = lambda t: lab.expand(t.shape[0], -1)  # a black-haired input
         fam.translate(x, validate(spec, Guidance(attributes=(("Blond_Hair", 1),))))
 
 
