@@ -188,6 +188,9 @@ def test_conflict_resolution_follows_the_authors_rules():
     assert torch.equal(unchanged, lt) and none == []
     with pytest.raises(ConfigError, match="exclude each other"):
         resolve_conflicts(lt, names, ["Black_Hair", "Blond_Hair"])
+    # values taken from a reference (not explicit): the earlier attribute wins, no error
+    first, _ = resolve_conflicts(lt, names, ["Black_Hair", "Blond_Hair"], explicit=())
+    assert first[0, :3].tolist() == [1.0, 0.0, 0.0]
 
 
 def test_target_labels_delta_and_reference_attributes():
@@ -201,7 +204,7 @@ def test_target_labels_delta_and_reference_attributes():
     lt, _ = fam.target_labels(ls, Guidance(attributes=(("Smiling", None),)), ref)
     assert torch.equal(lt[:, 2], ref_labels[:, 2]) and torch.equal(lt[:, :2], ls[:, :2])
     lt, _ = fam.target_labels(ls, Guidance(exemplar=ref), ref)  # no names: all of the reference's attributes
-    expect, _ = resolve_conflicts(ref_labels, ATTRS, list(ATTRS))
+    expect, _ = resolve_conflicts(ref_labels, ATTRS, list(ATTRS), explicit=())
     assert torch.equal(lt, expect)
 
 

@@ -352,13 +352,18 @@ def conflict_rules(name: str) -> tuple[str, ...]:
     return ()
 
 
-def resolve_conflicts(labels: Tensor, names: Sequence[str], changed: Sequence[str]) -> tuple[Tensor, list[str]]:
-    """Apply :func:`conflict_rules` for each attribute in ``changed`` that is 1; returns (labels, notes).
+def resolve_conflicts(labels: Tensor, names: Sequence[str], changed: Sequence[str],
+                      explicit: Sequence[str] | None = None) -> tuple[Tensor, list[str]]:
+    """Apply :func:`conflict_rules` for each attribute in ``changed`` that is 1, in order; returns (labels, notes).
 
     ``labels`` (B, n) in {0, 1} (a copy is returned).  A note says which
-    attribute was cleared because of which, e.g. ``"Blond_Hair=1 sets Black_Hair=0"``;
-    two explicitly requested attributes that exclude each other raise :class:`ConfigError`.
+    attribute was cleared because of which, e.g. ``"Blond_Hair=1 sets Black_Hair=0"``.
+    Two attributes in ``explicit`` (default: all of ``changed``) that are both
+    1 and exclude each other raise :class:`ConfigError`; otherwise the earlier
+    one in ``changed`` wins (values taken from a reference whose predicted
+    labels contradict each other).
     """
+    explicit = list(changed) if explicit is None else list(explicit)
     out = labels.clone()
     notes: list[str] = []
     index = {n: i for i, n in enumerate(names)}
@@ -371,7 +376,7 @@ def resolve_conflicts(labels: Tensor, names: Sequence[str], changed: Sequence[st
             j = index.get(other)
             if j is None:
                 continue
-            if other in changed and bool((on & (out[:, j] > 0.5)).any()):
+            if name in explicit and other in explicit and bool((on & (out[:, j] > 0.5)).any()):
                 raise ConfigError(f"--attr {name}=1 and {other}=1 exclude each other (the authors' conflict rule); "
                                   "set at most one of them to 1")
             hit = on & (out[:, j] > 0.5)
@@ -648,9 +653,9 @@ class BridgeGAN(Family):
         for name, value in requested.items():
             k = self.attributes.index(name)
             lt[:, k] = ref_labels[:, k] if value is None else float(value)  # type: ignore[index]
-        return resolve_conflicts(lt, self.attributes, list(requested))
+        explicit = [n for n, v in requested.items() if v is not None]
+        return resolve_conflicts(lt, self.attributes, list(requested), explicit)
 
-    @torch.no_grad()
     def translate(self, x: Tensor, guidance: Guidance) -> dict[str, Tensor]:
         """Label-based (``--attr``), reference-based (``--exemplar`` [+ ``--attr NAME``]) or mixed (``--mix``).
 
@@ -659,6 +664,10 @@ class BridgeGAN(Family):
         Conflicts resolved by :func:`resolve_conflicts` are reported with a
         warning.
         """
+        with torch.no_grad():
+            return self._translate(x, guidance)
+
+    def _translate(self, x: Tensor, guidance: Guidance) -> dict[str, Tensor]:
         reference = guidance.exemplar_for(x) if guidance.exemplar is not None else None
         if guidance.mix is not None and reference is None:
             raise ConfigError("--mix blends label- and reference-based codes: it needs --exemplar ref.png")
@@ -670,7 +679,7 @@ class BridgeGAN(Family):
         source = self.predict_labels(x)
         target, notes = self.target_labels(source, guidance, reference)
         for note in notes:
-            warnings.warn(f"BridgeGAN conflict resolution: {note}", stacklevel=2)
+            warnings.warn(f"BridgeGAN conflict resolution: {note}", stacklevel=3)  # points at translate's caller
         g = torch.Generator(device=x.device).manual_seed(guidance.seed if guidance.seed is not None else 0)
         latents = torch.randn(x.shape[0], n, self.m.latent_dim, generator=g, device=x.device, dtype=x.dtype)
         out = self.synthesise(x, source, target, reference=reference, mix=mix, latents=latents)
