@@ -290,8 +290,31 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
+def _global_flop_counter():
+    """``FlopCounterMode`` without its per-module tracker.
+
+    The tracker's backward hooks refuse ``torch.autograd.grad`` on a leaf,
+    which the gradient penalty and the latent-table step both call; the
+    totals are the same without it.
+    """
+    from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
+
+    class GlobalFlops(FlopCounterMode):
+        def __enter__(self):
+            self.flop_counts.clear()
+            self.mode = _FlopCounterMode(self)
+            self.mode.__enter__()
+            return self
+
+        def __exit__(self, *args):
+            b = self.mode.__exit__(*args)
+            self.mode = None
+            return b
+
+    return GlobalFlops(display=False)
+
+
 def speed(args: argparse.Namespace) -> dict:
-    from torch.utils.flop_counter import FlopCounterMode
 
     from i2icli.engine.iteration import build_optimizers
     from i2icli.models.base import Nets
@@ -326,7 +349,7 @@ def speed(args: argparse.Namespace) -> dict:
 
     res: dict = {"size": args.size, "batch": b, "peak_matmul_gflops": matmul_gflops()}
     for ph in fam.phases:
-        with FlopCounterMode(display=False) as fc:
+        with _global_flop_counter() as fc:
             one(ph)
         times = [one(ph) for _ in range(args.repeats)]
         res[ph.name] = {"seconds": statistics.median(times), "all": times, "gflop": fc.get_total_flops() / 1e9}
