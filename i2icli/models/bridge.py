@@ -797,4 +797,5 @@ register(ModelSpec(
     summary="BridgeGAN (ICCV'21): label- and reference-based multi-attribute editing, spatial style codes + SPADE",
     accepts=("exemplar", "attributes", "seed", "outputs", "mix"),
     requires=("exemplar|attributes",),
+    synthetic="faces",
 ))
