@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -347,7 +348,8 @@ def speed(args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         return time.perf_counter() - t0
 
-    res: dict = {"size": args.size, "batch": b, "peak_matmul_gflops": matmul_gflops()}
+    res: dict = {"size": args.size, "batch": b, "peak_matmul_gflops": matmul_gflops(),
+                 "load_average": os.getloadavg()[0], "cores": os.cpu_count()}
     for ph in fam.phases:
         with _global_flop_counter() as fc:
             one(ph)
@@ -367,7 +369,10 @@ def speed_table(res: dict) -> str:
             f"| discriminator (every iteration) | {d['seconds']:.3f} | {d['gflop']:.1f} | {d['gflops']:.1f} |\n"
             f"| generator side (every 5th) | {g['seconds']:.3f} | {g['gflop']:.1f} | {g['gflops']:.1f} |\n\n"
             f"Average engine iteration (one D update + 1/5 G update): {res['iteration_seconds']:.3f} s.\n"
-            f"For scale: fp32 2048x2048 matmul on this machine reaches {res['peak_matmul_gflops']:.0f} GFLOP/s.\n")
+            f"For scale: fp32 2048x2048 matmul on this machine reaches {res['peak_matmul_gflops']:.0f} GFLOP/s "
+            f"(same threads, same moment).\nLoad average when it started: {res['load_average']:.1f} on "
+            f"{res['cores']} cores: seconds scale with the share of the CPU the run got; the GFLOP/s-to-matmul "
+            "ratio is the portable number.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
