@@ -686,7 +686,13 @@ class BridgeGAN(Family):
         return {"output": out}
 
     def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
-        """Label-based and reference-based columns for the same targets (the batch rolled by one)."""
+        """Label-based and reference-based columns for the same targets (the batch rolled by one).
+
+        Columns: input; its reference (the next image); label-based flip of the
+        first attribute; label-based towards the reference's labels; reference-based
+        towards the same labels; their codes mixed half-way.  Short titles: the grid
+        writes them above 32-px columns.
+        """
         x = batch["image"]
         ls = batch["labels"].to(x.dtype)
         ref, lt = x.roll(1, 0), ls.roll(1, 0)
@@ -695,9 +701,9 @@ class BridgeGAN(Family):
         flip[:, 0] = 1 - flip[:, 0]
         flip, _ = resolve_conflicts(flip, self.attributes, [self.attributes[0]])
         return [("input", x), ("reference", ref),
-                (f"label: flip {self.attributes[0]}", self.synthesise(x, ls, flip, latents=lat)),
-                ("label: reference's labels", self.synthesise(x, ls, lt, latents=lat)),
-                ("reference-based", self.synthesise(x, ls, lt, reference=ref, mix=1.0, latents=lat)),
+                (f"flip {self.attributes[0]}", self.synthesise(x, ls, flip, latents=lat)),
+                ("label: ref's", self.synthesise(x, ls, lt, latents=lat)),
+                ("ref-based", self.synthesise(x, ls, lt, reference=ref, mix=1.0, latents=lat)),
                 ("mix 0.5", self.synthesise(x, ls, lt, reference=ref, mix=0.5, latents=lat))]
 
 
