@@ -19,9 +19,8 @@
   foreground and a separate one for the background code.
 - :class:`HighwayAdaIN` holds the two MLPs and applies Eq. 4.
 
-Everything here is generic: EGSC-IT reuses :func:`adain` and
-:class:`StyleAffineMLP` with its own layer counts and activations.  BridgeGAN
-uses neither: its styles are spatial maps fed to SPADE (models/bridge.py).
+Everything here is generic: EGSC-IT and BridgeGAN reuse :func:`adain` and
+:class:`StyleAffineMLP` with their own layer counts and activations.
 """
 
 from __future__ import annotations

@@ -16,8 +16,7 @@ instance norm ("to maintain the style information").  Split (after the
 public code): shared = 7x7 stride-1 conv + 2 strided convs (64 -> 128 ->
 256), per head = 2 strided convs at constant width (256) + GAP + linear.  The
 activation is LeakyReLU(0.01) as in the public code.  Heads are named, so
-a model can use one head per domain (BridgeGAN does not: its encoder takes
-the attribute difference as input channels, models/bridge.py).
+EGSC-IT/BridgeGAN can use one head per domain.
 
 Norm and activation are factories (``norm_layer(channels) -> Module``,
 ``activation() -> Module``).
