@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from i2icli.nn.blocks import ActFactory, linear
+from i2icli.nn.blocks import linear
+from i2icli.nn.factories import ActFactory
 
 
 class CAMOutput(NamedTuple):
