@@ -237,10 +237,10 @@ def learn(args: argparse.Namespace) -> dict:
     out: dict = {"classifier_heldout_acc": classifier_accuracy(clf_dir, data, names, args.device),
                  "classifier_seconds": time.perf_counter() - t0, "runs": []}
     variants = {"full": [], "no alignment (lambda_sim=0, no X_int)": ["model.lambda_sim=0.0",
-                                                                      "model.interpolation=false"]}
+                                                                      "model.use_interpolation=false"]}
     if args.latent_variants:
         variants["R descent"] = ["model.latent_update=\"descent\""]
-        variants["fresh N(0,I)"] = ["model.latent_table=false"]
+        variants["fresh N(0,I)"] = ["model.use_latent_table=false"]
     for seed in args.seeds:
         for name, extra in variants.items():
             t0 = time.perf_counter()

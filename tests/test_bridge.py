@@ -14,7 +14,6 @@ from i2icli.config import DataConfig, RunConfig, TrainConfig, read_recipe, resol
 from i2icli.errors import ConfigError
 from i2icli.guidance import Guidance, validate
 from i2icli.models.bridge import (
-    SPADE,
     BridgeConfig,
     BridgeGAN,
     LatentTable,
@@ -22,7 +21,8 @@ from i2icli.models.bridge import (
     bridge_dataset,
     resolve_conflicts,
 )
-from i2icli.nn.preact import BiasInstanceNorm, PreActResBlock
+from i2icli.nn.blocks import PreActResidualBlock
+from i2icli.nn.norms import BiasInstanceNorm
 from i2icli.registry import RECIPES_DIR, config_cls_for, get
 
 torch.set_num_threads(1)
@@ -33,7 +33,7 @@ ATTRS = ("Black_Hair", "Blond_Hair", "Smiling")
 
 
 def tiny_model(**over) -> BridgeConfig:
-    base = {"gen_channels": 4, "spade_hidden": 8, "enc_channels": 4, "map_channels": 8, "map_up": 2,
+    base = {"channels": 4, "spade_channels": 8, "enc_channels": 4, "map_channels": 8, "n_map_up": 2,
             "disc_channels": 4, "latent_dim": 4}
     base.update(over)
     return BridgeConfig(**base)
@@ -86,7 +86,7 @@ def test_parameter_counts_of_the_authors_architecture_at_128px():
     adv, cls = d(x)
     assert adv.shape == (1,) and cls.shape == (1, 14)
     # affine IN adds a scale per IN channel: +1,184 (G), +320 (M), +272 (E), as the spec's arithmetic says
-    affine = BridgeGAN(RunConfig(model="bridge", model_cfg=BridgeConfig(norm_affine=True), recipe="t",
+    affine = BridgeGAN(RunConfig(model="bridge", model_cfg=BridgeConfig(use_norm_scale=True), recipe="t",
                                  data=cfg.data, train=cfg.train)).networks
     assert [n_params(affine[k]) - n_params(nets[k]) for k in ("generator", "mapping", "encoder")] == [1184, 320, 272]
 
@@ -100,36 +100,39 @@ def test_glorot_uniform_init_and_zero_biases():
     assert all(float(m.bias.detach().abs().max()) == 0 for m in fam.networks.modules() if isinstance(m, torch.nn.Conv2d))
 
 
-def test_spade_equals_a_literal_recomputation():
+def test_generator_spade_equals_a_literal_recomputation():
+    """The SPADE layers as the generator builds them: IN without affine, eps 1e-6, 3x3 convs, 1 + gamma."""
     torch.manual_seed(0)
-    spade = SPADE(5, 3, hidden=6).double()
+    spade = build().networks["generator"].conditioned[0].norm1.double()  # the mid SPADE block's first layer
     for p in spade.parameters():
         torch.nn.init.normal_(p, std=0.3)
-    x = torch.randn(2, 5, 8, 8, dtype=torch.float64)
-    s = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    c, cond_c = spade.gamma.out_channels, spade.shared[0].in_channels
+    x = torch.randn(2, c, 8, 8, dtype=torch.float64)
+    s = torch.randn(2, cond_c, 4, 4, dtype=torch.float64)
     out = spade(x, s)
     # literal: nearest-resize S (each code pixel covers 2x2), IN without affine (eps 1e-6), 3x3 convs with zero padding
     s_up = s.repeat_interleave(2, 2).repeat_interleave(2, 3)
     mu = x.mean((2, 3), keepdim=True)
     var = ((x - mu) ** 2).mean((2, 3), keepdim=True)
     normed = (x - mu) / torch.sqrt(var + 1e-6)
-    h = torch.relu(F.conv2d(s_up, spade.shared.weight, spade.shared.bias, padding=1))
+    shared = spade.shared[0]
+    h = torch.relu(F.conv2d(s_up, shared.weight, shared.bias, padding=1))
     gamma = F.conv2d(h, spade.gamma.weight, spade.gamma.bias, padding=1)
     beta = F.conv2d(h, spade.beta.weight, spade.beta.bias, padding=1)
     assert torch.allclose(out, normed * (1 + gamma) + beta, atol=1e-10)
-    # 64 -> 16 subsamples every 4th code pixel (TF's and torch's nearest agree: floor(i * in / out))
-    s64 = torch.randn(1, 3, 64, 64, dtype=torch.float64)
-    h16 = torch.relu(F.conv2d(s64[:, :, ::4, ::4], spade.shared.weight, spade.shared.bias, padding=1))
-    y = torch.randn(1, 5, 16, 16, dtype=torch.float64)
-    expect = F.instance_norm(y, eps=1e-6) * (1 + F.conv2d(h16, spade.gamma.weight, spade.gamma.bias, padding=1)) \
-        + F.conv2d(h16, spade.beta.weight, spade.beta.bias, padding=1)
-    assert torch.allclose(spade(y, s64), expect, atol=1e-10)
+    # a 4x larger code is subsampled at every 4th pixel (TF's and torch's nearest agree: floor(i * in / out))
+    s_big = torch.randn(1, cond_c, 32, 32, dtype=torch.float64)
+    h8 = torch.relu(F.conv2d(s_big[:, :, ::4, ::4], shared.weight, shared.bias, padding=1))
+    y = torch.randn(1, c, 8, 8, dtype=torch.float64)
+    expect = F.instance_norm(y, eps=1e-6) * (1 + F.conv2d(h8, spade.gamma.weight, spade.gamma.bias, padding=1)) \
+        + F.conv2d(h8, spade.beta.weight, spade.beta.bias, padding=1)
+    assert torch.allclose(spade(y, s_big), expect, atol=1e-10)
 
 
 @pytest.mark.parametrize("resample", ["none", "up", "down"])
 def test_preact_block_equals_a_literal_recomputation(resample):
     torch.manual_seed(0)
-    blk = PreActResBlock(3, 4, lambda c: BiasInstanceNorm(c), torch.nn.ReLU, resample).double()
+    blk = PreActResidualBlock(3, 4, BiasInstanceNorm, torch.nn.ReLU, resample=resample).double()
     for p in blk.parameters():
         torch.nn.init.normal_(p, std=0.3)
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
@@ -158,8 +161,8 @@ def test_preact_block_equals_a_literal_recomputation(resample):
 def test_config_errors_are_user_errors():
     with pytest.raises(ConfigError, match="attributes"):
         BridgeGAN(tiny_cfg(attrs=()))
-    with pytest.raises(ConfigError, match="map_up"):
-        BridgeGAN(tiny_cfg(model=tiny_model(map_up=4)))  # 32 px: M would start from 1x1
+    with pytest.raises(ConfigError, match="n_map_up"):
+        BridgeGAN(tiny_cfg(model=tiny_model(n_map_up=4)))  # 32 px: M would start from 1x1
     with pytest.raises(ConfigError, match="divisible"):
         BridgeGAN(tiny_cfg(size=40))
 
@@ -335,7 +338,7 @@ def test_table_is_checkpointed_and_resized_on_load():
 
 
 def test_fresh_noise_ablation_has_no_table():
-    fam = build(latent_table=False, interpolation=False, lambda_sim=0.0)
+    fam = build(use_latent_table=False, use_interpolation=False, lambda_sim=0.0)
     assert "latent_table" not in fam.networks
     hist, _ = drive(fam, random_batches(6))
     assert all(math.isfinite(float(v)) for _, _, logs in hist for v in logs.values())

@@ -25,11 +25,11 @@ tests/test_bridge.py: G 7,217,827, M 121,568, E 71,536, D 9,613,039):
 - ``discriminator`` D/C [S Fig 3]: conv1x1 16 -> 4 ResBlk down (no norm,
   LeakyReLU 0.2) -> LReLU; two unshared heads conv(k = final map size, valid)
   -> LReLU -> FC 1 (adversarial) / FC n (attribute logits).
-- ``latent_table`` (when ``latent_table = true``): the code's per-training-image
+- ``latent_table`` (when ``use_latent_table = true``): the code's per-training-image
   latent R (N x 16), a checkpointed buffer, see below.
 
 ResBlk is :class:`~i2icli.nn.preact.PreActResBlock`; "IN" is TF-slim's default
-(bias only, eps 1e-6; ``norm_affine = true`` adds a scale).  Glorot-uniform
+(bias only, eps 1e-6; ``use_norm_scale = true`` adds a scale).  Glorot-uniform
 weights, zero biases (TF's default) [C].
 
 Bridging [C]:  S_s = E(x_s, -Delta);  label-based S_rand = S_s + M(R, Delta);
@@ -67,7 +67,7 @@ entries), uses R' for every term above, and (generator step only) writes R'
 back to the table (:meth:`BridgeGAN.after_update`).  The code *adds* the
 gradient of the MSE, i.e. moves R *away* from the encoder's code: gradient
 ascent, a hard-example step or a sign slip; ``latent_update = "ascent"``
-follows the code, ``"descent"`` flips the sign.  ``latent_table = false`` is the
+follows the code, ``"descent"`` flips the sign.  ``use_latent_table = false`` is the
 alternative "fresh N(0, I) each step" (no table, no R step).  The critic step
 computes R' too (its fakes come from R', as in the code's shared graph) but
 never writes it.  Under DDP the (index, R') pairs of all ranks are gathered
@@ -94,6 +94,7 @@ use R ~ N(0, I).  ``--mix t`` gives S = (1 - t) S_rand + t S_ref.
 from __future__ import annotations
 
 import difflib
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,8 +114,11 @@ from i2icli.losses.classification import attribute_accuracy
 from i2icli.losses.gradient_penalty import gradient_penalty
 from i2icli.losses.wasserstein import wgan_critic_loss, wgan_generator_loss
 from i2icli.models.base import Family, Logs, Nets, Phase
+from i2icli.nn.blocks import PreActResidualBlock
+from i2icli.nn.factories import leaky_relu
 from i2icli.nn.init import init_glorot_uniform_
-from i2icli.nn.preact import BiasInstanceNorm, PreActResBlock
+from i2icli.nn.norms import BiasInstanceNorm
+from i2icli.nn.spade import SPADE
 from i2icli.registry import ModelSpec, register
 
 GENERATOR_MODULES = ("generator", "mapping", "encoder")
@@ -124,20 +128,20 @@ GENERATOR_MODULES = ("generator", "mapping", "encoder")
 class BridgeConfig:
     """``[model]`` table of a BridgeGAN recipe; defaults are the supplementary's settings at 128 px."""
 
-    gen_channels: int = 32  # G: conv1x1 to 32, widths double per down block (32 -> 256)
-    gen_down: int = 3  # down / up blocks of G
-    gen_mid_in: int = 1  # intermediate IN blocks
-    gen_mid_spade: int = 1  # intermediate SPADE blocks
-    spade_hidden: int = 128
+    channels: int = 32  # G: conv1x1 to 32, widths double per down block (32 -> 256)
+    n_gen_down: int = 3  # down / up blocks of G
+    n_gen_in_blocks: int = 1  # intermediate IN blocks
+    n_gen_spade_blocks: int = 1  # intermediate SPADE blocks
+    spade_channels: int = 128  # SPADE's shared hidden conv
     enc_channels: int = 16  # E: conv1x1 width; style maps have 2 * enc_channels channels
-    enc_down: int = 1
-    enc_blocks: int = 3  # intermediate ResBlks of E
+    n_enc_down: int = 1
+    n_enc_blocks: int = 3  # intermediate ResBlks of E
     map_channels: int = 64  # channels of M's FC output map (64 x 4 x 4 at 128 px)
-    map_up: int = 4  # up-sampling ResBlks of M
+    n_map_up: int = 4  # up-sampling ResBlks of M
     latent_dim: int = 16  # d, the length of R
     disc_channels: int = 16
-    disc_blocks: int = 4
-    norm_affine: bool = False  # IN with bias only (TF-slim default); true adds a learnable scale
+    n_disc_blocks: int = 4
+    use_norm_scale: bool = False  # IN with bias only (TF-slim default); true adds a learnable scale
     n_critic: int = 5
     lambda_adv: float = 1.0
     lambda_gp: float = 10.0
@@ -148,17 +152,17 @@ class BridgeConfig:
     lambda_ak: float = 100.0
     lambda_sim: float = 50.0  # alignment |S_rand - S_ref| ([S]'s lambda_sty)
     lambda_ms: float = 0.005
-    interpolation: bool = True  # the interpolated image X_int (off in the no-bridge ablation)
-    latent_table: bool = True  # the code's per-image R table; false: fresh N(0, I) every step
+    use_interpolation: bool = True  # the interpolated image X_int (off in the no-bridge ablation)
+    use_latent_table: bool = True  # the code's per-image R table; false: fresh N(0, I) every step
     latent_update: Literal["ascent", "descent"] = "ascent"  # the code adds the gradient (ascent)
     test_delta_scale: float = 1.5  # Delta at inference = scale * (l_t - l_s) (test_arch9.py)
 
     def __post_init__(self) -> None:
-        for name in ("gen_channels", "gen_down", "spade_hidden", "enc_channels", "enc_down", "map_channels",
-                     "map_up", "latent_dim", "disc_channels", "disc_blocks", "n_critic"):
+        for name in ("channels", "n_gen_down", "spade_channels", "enc_channels", "n_enc_down", "map_channels",
+                     "n_map_up", "latent_dim", "disc_channels", "n_disc_blocks", "n_critic"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("gen_mid_in", "gen_mid_spade", "enc_blocks"):
+        for name in ("n_gen_in_blocks", "n_gen_spade_blocks", "n_enc_blocks"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.test_delta_scale <= 0:
@@ -166,29 +170,6 @@ class BridgeConfig:
 
 
 # --------------------------------------------------------------------------- blocks
-
-
-class SPADE(nn.Module):
-    """SPADE (Park et al. 2019) conditioned on a style map, as BridgeGAN's code uses it.
-
-    ``out = IN(x) * (1 + gamma) + beta`` with a parameter-free IN (eps 1e-6, slim),
-    ``gamma, beta = conv3x3(h), conv3x3(h)``, ``h = ReLU(conv3x3(resize_nearest(S)))``.
-    """
-
-    conditional = True
-
-    def __init__(self, num_features: int, cond_channels: int, hidden: int = 128, eps: float = 1e-6):
-        super().__init__()
-        self.eps = eps
-        self.shared = nn.Conv2d(cond_channels, hidden, 3, 1, 1)
-        self.gamma = nn.Conv2d(hidden, num_features, 3, 1, 1)
-        self.beta = nn.Conv2d(hidden, num_features, 3, 1, 1)
-
-    def forward(self, x: Tensor, cond: Tensor) -> Tensor:
-        if cond.shape[-2:] != x.shape[-2:]:
-            cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
-        h = F.relu(self.shared(cond))
-        return F.instance_norm(x, eps=self.eps) * (1 + self.gamma(h)) + self.beta(h)
 
 
 def _tile(delta: Tensor, like: Tensor) -> Tensor:
@@ -201,11 +182,11 @@ class StyleEncoder(nn.Module):
 
     def __init__(self, n_attr: int, ch: int = 16, n_down: int = 1, n_blocks: int = 3, affine: bool = False):
         super().__init__()
-        norm = lambda c: BiasInstanceNorm(c, affine=affine)
+        norm = functools.partial(BiasInstanceNorm, affine=affine)
         out = 2 * ch
         self.stem = nn.Conv2d(3 + n_attr, ch, 1)
-        blocks = [PreActResBlock(ch if i == 0 else out, out, norm, nn.ReLU, "down") for i in range(n_down)]
-        blocks += [PreActResBlock(out, out, norm, nn.ReLU) for _ in range(n_blocks)]
+        blocks = [PreActResidualBlock(ch if i == 0 else out, out, norm, nn.ReLU, resample="down") for i in range(n_down)]
+        blocks += [PreActResidualBlock(out, out, norm, nn.ReLU) for _ in range(n_blocks)]
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(out, out, 1), norm(out), nn.ReLU())
         self.out_channels = out
@@ -220,11 +201,11 @@ class MappingNetwork(nn.Module):
     def __init__(self, n_attr: int, latent_dim: int, style_channels: int, start: int, map_ch: int = 64,
                  n_up: int = 4, affine: bool = False):
         super().__init__()
-        norm = lambda c: BiasInstanceNorm(c, affine=affine)
+        norm = functools.partial(BiasInstanceNorm, affine=affine)
         self.start, self.map_ch = start, map_ch
         self.fc = nn.Linear(latent_dim + n_attr, map_ch * start * start)
-        self.blocks = nn.Sequential(*[PreActResBlock(map_ch if i == 0 else style_channels, style_channels, norm,
-                                                     nn.ReLU, "up") for i in range(n_up)])
+        self.blocks = nn.Sequential(*[PreActResidualBlock(map_ch if i == 0 else style_channels, style_channels, norm,
+                                                     nn.ReLU, resample="up") for i in range(n_up)])
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(style_channels, style_channels, 1), norm(style_channels),
                                   nn.ReLU())
 
@@ -239,17 +220,18 @@ class SpadeGenerator(nn.Module):
     def __init__(self, style_channels: int, ch: int = 32, n_down: int = 3, mid_in: int = 1, mid_spade: int = 1,
                  spade_hidden: int = 128, affine: bool = False):
         super().__init__()
-        norm = lambda c: BiasInstanceNorm(c, affine=affine)
-        spade = lambda c: SPADE(c, style_channels, spade_hidden)
+        norm = functools.partial(BiasInstanceNorm, affine=affine)
+        spade = functools.partial(SPADE, cond_channels=style_channels, hidden=spade_hidden,
+                                  norm_layer=functools.partial(nn.InstanceNorm2d, eps=1e-6))
         self.stem = nn.Conv2d(3, ch, 1)
         widths = [ch * 2**i for i in range(n_down + 1)]
         top = widths[-1]
-        self.down = nn.Sequential(*[PreActResBlock(widths[i], widths[i + 1], norm, nn.ReLU, "down")
+        self.down = nn.Sequential(*[PreActResidualBlock(widths[i], widths[i + 1], norm, nn.ReLU, resample="down")
                                     for i in range(n_down)])
-        self.mid_in = nn.Sequential(*[PreActResBlock(top, top, norm, nn.ReLU) for _ in range(mid_in)])
+        self.mid_in = nn.Sequential(*[PreActResidualBlock(top, top, norm, nn.ReLU) for _ in range(mid_in)])
         self.conditioned = nn.ModuleList(
-            [PreActResBlock(top, top, spade, nn.ReLU) for _ in range(mid_spade)]
-            + [PreActResBlock(widths[i + 1], widths[i], spade, nn.ReLU, "up") for i in reversed(range(n_down))])
+            [PreActResidualBlock(top, top, spade, nn.ReLU) for _ in range(mid_spade)]
+            + [PreActResidualBlock(widths[i + 1], widths[i], spade, nn.ReLU, resample="up") for i in reversed(range(n_down))])
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(ch, 3, 1), nn.Tanh())
 
     def forward(self, x: Tensor, style: Tensor) -> Tensor:
@@ -264,12 +246,12 @@ class CriticClassifier(nn.Module):
 
     def __init__(self, n_attr: int, image_size: int, ch: int = 16, n_blocks: int = 4):
         super().__init__()
-        lrelu = lambda: nn.LeakyReLU(0.2)
+        lrelu = leaky_relu(0.2)
         widths = [ch * 2**i for i in range(n_blocks + 1)]
         final = image_size // 2**n_blocks
         top = widths[-1]
         self.stem = nn.Conv2d(3, ch, 1)
-        self.trunk = nn.Sequential(*[PreActResBlock(widths[i], widths[i + 1], None, lrelu, "down")
+        self.trunk = nn.Sequential(*[PreActResidualBlock(widths[i], widths[i + 1], None, lrelu, resample="down")
                                      for i in range(n_blocks)], nn.LeakyReLU(0.2))
         self.adv = nn.Sequential(nn.Conv2d(top, top, final), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(top, 1))
         self.cls = nn.Sequential(nn.Conv2d(top, top, final), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(top, n_attr))
@@ -413,27 +395,27 @@ class BridgeGAN(Family):
         self.attributes = tuple(attrs)
         n = len(attrs)
         size = cfg.data.image_size
-        for what, k in (("gen_down", m.gen_down), ("disc_blocks", m.disc_blocks), ("enc_down + map_up",
-                                                                                    m.enc_down + m.map_up)):
+        for what, k in (("n_gen_down", m.n_gen_down), ("n_disc_blocks", m.n_disc_blocks), ("n_enc_down + n_map_up",
+                                                                                    m.n_enc_down + m.n_map_up)):
             if size % 2**k != 0:
                 raise ConfigError(f"{cfg.recipe}: [data] image_size = {size} is not divisible by 2**({what}) = "
                                   f"{2 ** k}; change the size or [model] {what.split(' ')[0]}")
         style_ch = 2 * m.enc_channels
-        start = size // 2**(m.enc_down + m.map_up)
+        start = size // 2**(m.n_enc_down + m.n_map_up)
         if start < 2:  # instance norm of a 1x1 map is constant: M would ignore R and Delta
             raise ConfigError(f"{cfg.recipe}: M would start from a {start}x{start} map at image_size = {size} "
-                              f"(image_size / 2**(enc_down + map_up)); lower [model] map_up to "
-                              f"{max(1, m.map_up - 1)} or less")
+                              f"(image_size / 2**(n_enc_down + n_map_up)); lower [model] n_map_up to "
+                              f"{max(1, m.n_map_up - 1)} or less")
         nets: dict[str, nn.Module] = {
-            "generator": SpadeGenerator(style_ch, m.gen_channels, m.gen_down, m.gen_mid_in, m.gen_mid_spade,
-                                        m.spade_hidden, m.norm_affine),
-            "mapping": MappingNetwork(n, m.latent_dim, style_ch, start, m.map_channels, m.map_up, m.norm_affine),
-            "encoder": StyleEncoder(n, m.enc_channels, m.enc_down, m.enc_blocks, m.norm_affine),
-            "discriminator": CriticClassifier(n, size, m.disc_channels, m.disc_blocks),
+            "generator": SpadeGenerator(style_ch, m.channels, m.n_gen_down, m.n_gen_in_blocks, m.n_gen_spade_blocks,
+                                        m.spade_channels, m.use_norm_scale),
+            "mapping": MappingNetwork(n, m.latent_dim, style_ch, start, m.map_channels, m.n_map_up, m.use_norm_scale),
+            "encoder": StyleEncoder(n, m.enc_channels, m.n_enc_down, m.n_enc_blocks, m.use_norm_scale),
+            "discriminator": CriticClassifier(n, size, m.disc_channels, m.n_disc_blocks),
         }
         for net in nets.values():
             init_glorot_uniform_(net)
-        if m.latent_table:
+        if m.use_latent_table:
             nets["latent_table"] = LatentTable(_train_count(cfg), m.latent_dim, cfg.train.seed)
         self.networks = nn.ModuleDict(nets)
         self.phases = (Phase("discriminator", ("discriminator",)),
@@ -453,7 +435,7 @@ class BridgeGAN(Family):
         """R' for the targets: the table's rows moved by the code's R step, or fresh N(0, I)."""
         m = self.m
         b = x_t.shape[0]
-        if not m.latent_table:
+        if not m.use_latent_table:
             return torch.randn(b, m.latent_dim, generator=gen, device=x_t.device, dtype=x_t.dtype)
         table: LatentTable = self.networks["latent_table"]  # type: ignore[assignment]
         assert idx_t is not None
@@ -504,7 +486,7 @@ class BridgeGAN(Family):
         raise ValueError(f"BridgeGAN has no phase {phase!r}")
 
     def _fake_kinds(self) -> int:
-        return 3 if self.m.interpolation else 2
+        return 3 if self.m.use_interpolation else 2
 
     def _critic_step(self, nets: Nets, batch: dict[str, Tensor], gen: torch.Generator) -> tuple[Tensor, Logs]:
         m = self.m
@@ -514,8 +496,8 @@ class BridgeGAN(Family):
         with torch.no_grad():
             r = self._latent(nets, x_t, delta, idx_t, gen)
             alpha = torch.rand(x.shape[0], 1, 1, 1, generator=gen, device=x.device, dtype=x.dtype)
-            codes = self._codes(nets, x, x_t, delta, r, alpha if m.interpolation else None)
-            styles = [codes["s_rand"], codes["s_ref"]] + ([codes["s_int"]] if m.interpolation else [])
+            codes = self._codes(nets, x, x_t, delta, r, alpha if m.use_interpolation else None)
+            styles = [codes["s_rand"], codes["s_ref"]] + ([codes["s_int"]] if m.use_interpolation else [])
             fakes = nets["generator"](x.repeat(k, 1, 1, 1), torch.cat(styles))
         disc = nets["discriminator"]
         adv_real, cls_real = disc(x)
@@ -544,7 +526,7 @@ class BridgeGAN(Family):
         m_r, m_r1, m_r0 = maps.split(b)
         s_rand, s_ref = s_s + m_r, s_s + e_t
         styles = [s_rand, s_ref]
-        if m.interpolation:
+        if m.use_interpolation:
             styles.append(alpha * s_rand + (1 - alpha) * s_ref)
         k = len(styles)
         styles += [s_s + m_r1, m_r0 + e_s0, e_t0 + e_s0]  # mode-seeking partner, two reconstructions
@@ -567,7 +549,7 @@ class BridgeGAN(Family):
         ms = (r1 - r).abs().mean() / ((x_rand1.detach() - x_rand).abs().mean() + 1e-5)
         loss = (m.lambda_adv * adv + m.lambda_cls * cls + m.lambda_rec * rec + m.lambda_cyc * cyc
                 + m.lambda_ak * ak + m.lambda_sim * sim + m.lambda_ms * ms)
-        if m.latent_table and idx_t is not None:
+        if m.use_latent_table and idx_t is not None:
             self._pending = (idx_t.detach(), r.detach())
         logs = {"g_adv": adv.detach(), "g_cls": cls.detach(), "g_rec": rec.detach(), "g_cyc_rand": cyc_rand.detach(),
                 "g_cyc_ref": cyc_ref.detach(), "g_ak": ak.detach(), "g_sim": sim.detach(), "g_ms": ms.detach(),
