@@ -28,9 +28,11 @@ tests/test_bridge.py: G 7,217,827, M 121,568, E 71,536, D 9,613,039):
 - ``latent_table`` (when ``use_latent_table = true``): the code's per-training-image
   latent R (N x 16), a checkpointed buffer, see below.
 
-ResBlk is :class:`~i2icli.nn.preact.PreActResBlock`; "IN" is TF-slim's default
-(bias only, eps 1e-6; ``use_norm_scale = true`` adds a scale).  Glorot-uniform
-weights, zero biases (TF's default) [C].
+ResBlk is :class:`~i2icli.nn.blocks.PreActResidualBlock`, SPADE is
+:class:`~i2icli.nn.spade.SPADE` (parameter-free IN, eps 1e-6); "IN" elsewhere is
+TF-slim's default, :class:`~i2icli.nn.norms.BiasInstanceNorm` (bias only, eps 1e-6;
+``use_norm_scale = true`` adds a scale).  Glorot-uniform weights, zero biases
+(TF's default) [C].
 
 Bridging [C]:  S_s = E(x_s, -Delta);  label-based S_rand = S_s + M(R, Delta);
 reference-based S_ref = S_s + E(x_t, Delta); interpolation S_int = a S_rand + (1-a) S_ref,
