@@ -229,8 +229,9 @@ def celeba(
     force: ForceOpt = False,
     lzf: CompressOpt = False,
     as_json: JsonOpt = False,
+    crop: Annotated[str, typer.Option("--crop", help="Aligned images: auto (attgan for --preset bridge, else stargan), stargan (centre 178, bilinear) or attgan (170 at top 26, left 3, bicubic; BridgeGAN's code).")] = "auto",
 ) -> None:
-    """CelebA: center-crop 178, resize, keep attribute labels.
+    """CelebA: crop (StarGAN's centre 178, or the AttGAN/BridgeGAN 170 window for --preset bridge), resize, keep labels.
 
     Example: i2i prepare celeba --root ~/data/celeba --preset bridge --size 128 --out data/celeba128.h5
     """
@@ -242,10 +243,12 @@ def celeba(
         raise DataError(f"--split {split!r}: use random or official")
     if release not in ("auto", "aligned", "wild"):
         raise DataError(f"--release {release!r}: use auto, aligned or wild")
+    if crop not in ("auto", "stargan", "attgan"):
+        raise DataError(f"--crop {crop!r}: use auto, stargan or attgan")
     req = CelebARequest(root=root, out=out, attributes=_names(attributes), preset=preset, size=size,  # type: ignore[arg-type]
                         split=split, test_count=test_count, seed=seed, release=release, limit=limit,  # type: ignore[arg-type]
                         min_size=min_size, workers=workers, strict=strict, force=force,
-                        compression="lzf" if lzf else None)
+                        compression="lzf" if lzf else None, crop=crop)  # type: ignore[arg-type]
     _run(prepare_celeba, req, as_json)
 
 

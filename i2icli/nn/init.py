@@ -69,3 +69,19 @@ def init_kaiming_(module: nn.Module, negative_slope: float = 0.0, mode: str = "f
 def he_std(fan_in: int, negative_slope: float = 0.0) -> float:
     """The He-normal standard deviation sqrt(2 / ((1 + a^2) fan_in))."""
     return math.sqrt(2.0 / ((1.0 + negative_slope**2) * fan_in))
+
+
+@torch.no_grad()
+def init_glorot_uniform_(module: nn.Module) -> nn.Module:
+    """Glorot/Xavier-uniform weights, zero biases: TF-slim's and Keras' default (BridgeGAN's TF code).
+
+    For a conv the fans include the receptive field (fan_in = C_in k^2,
+    fan_out = C_out k^2), which is what TF's ``glorot_uniform`` uses too.
+    """
+    for m in module.modules():
+        if isinstance(m, _WEIGHTED):
+            nn.init.xavier_uniform_(_raw(m))
+            if m.bias is not None:
+                m.bias.zero_()
+            _refresh_spectral_norm(m)
+    return module

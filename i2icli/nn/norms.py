@@ -50,6 +50,24 @@ def instance_norm(num_features: int) -> nn.Module:
     return nn.InstanceNorm2d(num_features, affine=False, track_running_stats=False)
 
 
+class BiasInstanceNorm(nn.Module):
+    """Instance norm with a learnable per-channel bias only: TF-slim's default ``instance_norm``.
+
+    Normalise per sample and channel over (H, W) with eps 1e-6, then add a
+    bias and *no* scale (slim's ``center=True, scale=False``); BridgeGAN's
+    networks use it.  ``affine=True`` adds a learnable scale (starts at one).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-6, affine: bool = False):
+        super().__init__()
+        self.eps = eps
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+
+
 def layer_norm(num_features: int) -> nn.Module:
     """Layer norm over (C, H, W) per sample with a per-channel affine (``nn.GroupNorm(1, C)``).
 
