@@ -21,10 +21,11 @@ DEFAULT_RUNS_ROOT = Path("runs")
 
 def training_config(model: str, recipe: Path | None = None, data: str | None = None,
                     overrides: Sequence[str] = ()) -> RunConfig:
-    """The config for ``i2i train MODEL``: the recipe (or the model's default
-    recipe), then ``--data``, then ``--set`` overrides, validated strictly."""
+    """The config for ``i2i train MODEL``: the recipe (a file, the name of a
+    shipped recipe, or the model's default; see :meth:`ModelSpec.find_recipe`),
+    then ``--data``, then ``--set`` overrides, validated strictly."""
     spec = get(model)
-    path = Path(recipe) if recipe is not None else spec.recipe_path()
+    path = spec.find_recipe(recipe)
     raw = read_recipe(path)
     extra = list(overrides)
     if data is not None:

@@ -136,3 +136,20 @@ def test_help_lists_groups_and_models():
         assert group in res.output
     res = runner.invoke(app, ["train", "--help"])
     assert "toy-gan" in res.output
+
+
+def test_resume_without_a_value_means_auto(toy_run):
+    from i2icli.cli.train import resume_defaults_to_auto
+
+    assert resume_defaults_to_auto(["--out", "r", "--resume"]) == ["--out", "r", "--resume", "auto"]
+    assert resume_defaults_to_auto(["--resume", "--out", "r"]) == ["--resume", "auto", "--out", "r"]
+    assert resume_defaults_to_auto(["--resume", "runs/x"]) == ["--resume", "runs/x"]
+    assert resume_defaults_to_auto(["--", "--resume"]) == ["--", "--resume"]
+    root, recipe, run = toy_run
+    for args in (["--out", str(run), "--resume"], ["--resume", "--out", str(run)]):
+        n = 8 if args[0] == "--out" else 9
+        res = runner.invoke(app, ["train", "toy-gan", *args, "--set", f"train.iterations={n}"])
+        assert res.exit_code == 0, res.output
+        assert f"-> {n}" in res.output and "resuming" in res.output
+    res = runner.invoke(app, ["train", "toy-gan", "--resume"])
+    assert res.exit_code == 2 and "--resume auto needs --out" in res.output

@@ -4,7 +4,7 @@ Default (``--model lomit``), exemplar-guided local translation:
 
 1. ``i2i prepare synthetic faces`` — procedural faces with CelebA-named
    attributes, per-attribute region masks and ground truth; no download.
-2. ``i2i train lomit --recipe recipes/lomit/tiny.toml`` (hair colour, 32 px).
+2. ``i2i train lomit --recipe tiny`` (hair colour, 32 px).
 3. ``i2i translate INPUTS --exemplar EXEMPLARS --save-masks`` on held-out faces,
    each input paired with an exemplar of a different hair colour.
 4. ``demo/demo_grid.png``: input | input mask | exemplar | exemplar mask | output.
@@ -59,7 +59,7 @@ def _train(model: str, data: Path, run: Path, iterations: int, threads: int | No
     if done >= iterations:
         console.print(f"{run} already has {done} iterations")
         return
-    argv = ("i2i", "train", model, "--recipe", f"recipes/{model}/tiny.toml", "--data", str(data))
+    argv = ("i2i", "train", model, "--recipe", "tiny", "--data", str(data))
     with rich_progress() as progress:
         result = train(TrainRequest(cfg=cfg, out=run, resume=resume, device="cpu", argv=argv, threads=threads),
                        progress=progress)
@@ -80,7 +80,7 @@ def demo_lomit(out: Path, iterations: int, count: int, images: int, threads: int
     console.rule("1/4  i2i prepare synthetic faces")
     _prepare(data, lambda progress: prepare_faces(FacesRequest(out=data, count=count, test_count=64), progress=progress))
 
-    console.rule("2/4  i2i train lomit --recipe recipes/lomit/tiny.toml")
+    console.rule("2/4  i2i train lomit --recipe tiny")
     run = out / "run-lomit-tiny"
     _train("lomit", data, run, iterations, threads)
 
@@ -124,7 +124,7 @@ def demo_ugatit(out: Path, iterations: int, count: int, images: int, threads: in
     console.rule("1/4  i2i prepare synthetic digits")
     _prepare(data, lambda progress: prepare_digits(DigitsRequest(out=data, count=count, test_count=64), progress=progress))
 
-    console.rule("2/4  i2i train ugatit --recipe recipes/ugatit/tiny.toml")
+    console.rule("2/4  i2i train ugatit --recipe tiny")
     run = out / "run-ugatit-tiny"
     _train("ugatit", data, run, iterations, threads)
 
