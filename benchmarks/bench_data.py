@@ -180,7 +180,7 @@ def main() -> None:
         workers = [args.workers] * len(sources)
         loaders = [DataLoader(ds, batch_size=32, sampler=KeyedSampler(len(ds), 32, seed=0),
                               num_workers=w, drop_last=True, persistent_workers=w > 0,
-                              prefetch_factor=4 if w > 0 else None) for (_, ds), w in zip(sources, workers)]
+                              prefetch_factor=4 if w > 0 else None) for (_, ds), w in zip(sources, workers, strict=True)]
         streams = [iter(loader) for loader in loaders]
         batches = [4 * len(ds) // 32 for _, ds in sources]
         rates = np.zeros((args.repeat + 1, len(sources)))

@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section  # noqa: E402
 
-from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import read_recipe, resolve  # noqa: E402
 from i2icli.data.store import open_store  # noqa: E402
 from i2icli.data.transforms import resize  # noqa: E402
 from i2icli.engine import TrainRequest, train  # noqa: E402
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.images import to_tensor, to_uint8  # noqa: E402
 from i2icli.metrics.ssim import ssim_pair  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for  # noqa: E402
@@ -122,7 +122,7 @@ def evaluate(run_dir: Path | None, store, pairs: list[int], size: int, device: s
                 r = loaded.family.translate(x, Guidance(exemplar=e))
             outs = [to_uint8(t) for t in r["output"].cpu()]
             masks = [m[0].numpy() for m in r["mask_input"].cpu()]
-        rows += [scores(o, t, g, m) for o, t, g, m in zip(outs, truths, regions, masks)]
+        rows += [scores(o, t, g, m) for o, t, g, m in zip(outs, truths, regions, masks, strict=True)]
     keys = rows[0].keys()
     return {k: float(np.mean([row[k] for row in rows])) for k in keys}
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section  # noqa: E402
 
-from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import read_recipe, resolve  # noqa: E402
 from i2icli.engine.iteration import build_optimizers  # noqa: E402
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.models.base import Nets  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for, get  # noqa: E402
 

@@ -54,8 +54,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -63,9 +63,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import describe, write_section  # noqa: E402
-from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
 from i2icli.engine.iteration import build_optimizers  # noqa: E402
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.models.base import Nets  # noqa: E402
 from i2icli.models.ugatit import UGATIT, UGATITConfig  # noqa: E402
 from i2icli.nn import attention as nn_attention  # noqa: E402
@@ -223,7 +223,7 @@ def iteration_flops(size: int) -> int:
 class Timer:
     """CPU time of this process and wall time of a block."""
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
         return self
 

@@ -7,9 +7,10 @@ Registering a name twice is an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from i2icli.errors import ConfigError
 
@@ -51,8 +52,8 @@ class ModelSpec:
 
     name: str
     config_cls: type
-    build: Callable[["RunConfig"], "Family"]
-    dataset: Callable[["RunConfig", str], "Dataset"]
+    build: Callable[[RunConfig], Family]
+    dataset: Callable[[RunConfig, str], Dataset]
     default_recipe: str
     summary: str
     accepts: tuple[str, ...] = ("direction",)

@@ -8,8 +8,8 @@ A run directory (``runs/<model>-<recipe>-<timestamp>/`` by default) holds
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from i2icli.config import RunConfig, read_recipe, resolve, toml_value
 from i2icli.engine import checkpoint as ckpt

@@ -84,7 +84,7 @@ def _odd_images(folder):
     Image.fromarray(rgb).save(folder / "wide rgb ü.png")
     Image.fromarray(rgb[..., 0]).save(folder / "gray.png")
     Image.fromarray(np.dstack([rgb, np.full((20, 30), 128, np.uint8)])).save(folder / "rgba.png")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(folder / "sixteen.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(folder / "sixteen.png")
     exif = Image.Exif()
     exif[0x0112] = 6  # rotated 90 degrees
     Image.fromarray(rgb).save(folder / "rotated.jpg", exif=exif)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 import toy_family
-from i2icli.config import (DataConfig, RunConfig, TrainConfig, parse_override, read_recipe, resolve,
-                           run_config_to_toml)
+from i2icli.config import DataConfig, RunConfig, TrainConfig, parse_override, read_recipe, resolve, run_config_to_toml
 from i2icli.errors import ConfigError
 from i2icli.registry import ModelSpec, config_cls_for, get, names, register
 

@@ -9,8 +9,9 @@ its traceback.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -42,7 +43,7 @@ def cli_errors(fn: F) -> F:
 DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output path.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")]
 
 
 # --------------------------------------------------------------------------- progress
@@ -57,8 +58,15 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output path
 
 class _RichProgress:
     def __init__(self, transient: bool = False):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

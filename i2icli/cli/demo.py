@@ -19,7 +19,7 @@ Re-running continues the same run (``--resume auto``) instead of starting over.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -155,7 +155,7 @@ DEMOS = {"lomit": (demo_lomit, 3000), "ugatit": (demo_ugatit, 1000)}
 def demo(
     model: Annotated[str, typer.Option("--model", help="lomit (exemplar-guided, default) or ugatit (attention-based).")] = "lomit",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the data, the run and the results.")] = Path("demo"),
-    iterations: Annotated[Optional[int], typer.Option("--iterations", min=1, help="Training iterations (default: 3000 for lomit, 1000 for ugatit).", show_default=False)] = None,
+    iterations: Annotated[int | None, typer.Option("--iterations", min=1, help="Training iterations (default: 3000 for lomit, 1000 for ugatit).", show_default=False)] = None,
     count: Annotated[int, typer.Option("--count", min=10, help="Synthetic training images (per domain for ugatit).")] = 2000,
     images: Annotated[int, typer.Option("--images", min=1, max=32, help="Held-out images to translate.")] = 8,
     threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads (tiny models run fastest on one).")] = 1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -37,6 +37,7 @@ synthetic_app = typer.Typer(
 app.add_typer(synthetic_app, name="synthetic")
 
 WorkersOpt = Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes for decoding/resizing.")]
+DEFAULT_WORKERS = default_workers()  # this machine's default, shown by --help
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Stop at the first bad input instead of skipping it.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
 CompressOpt = Annotated[bool, typer.Option("--lzf", help="lzf-compress images (smaller file, slower reads; see docs/BENCHMARKS.md).")]
@@ -46,7 +47,7 @@ TestCountOpt = Annotated[int, typer.Option("--test-count", min=0, help="Images h
 MinSizeOpt = Annotated[int, typer.Option("--min-size", min=1, help="Skip images smaller than this on a side.")]
 
 
-def _names(values: Optional[list[str]]) -> tuple[str, ...]:
+def _names(values: list[str] | None) -> tuple[str, ...]:
     """Repeated or comma-separated names."""
     return tuple(n.strip() for v in values or () for n in v.split(",") if n.strip())
 
@@ -91,7 +92,7 @@ def synthetic_digits(
     layout: Annotated[str, typer.Option("--layout", help="single (MNIST-Single) or multi (MNIST-Multiple, 4x4 grid).")] = "single",
     count: Annotated[int, typer.Option("--count", min=1, help="Training images per domain.")] = 2000,
     test_count: Annotated[int, typer.Option("--test-count", min=0, help="Test images per domain (= ground-truth pairs per direction).")] = 500,
-    size: Annotated[Optional[int], typer.Option("--size", help="Image size; default 32 (single) or 64 (multi).")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Image size; default 32 (single) or 64 (multi).")] = None,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -111,7 +112,7 @@ def synthetic_faces(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output store.")] = Path("data/faces.h5"),
     count: Annotated[int, typer.Option("--count", min=1, help="Training faces.")] = 2000,
     test_count: Annotated[int, typer.Option("--test-count", min=0, help="Test faces.")] = 500,
-    pairs: Annotated[Optional[int], typer.Option("--pairs", min=0, help="Ground-truth test pairs (default: --test-count).")] = None,
+    pairs: Annotated[int | None, typer.Option("--pairs", min=0, help="Ground-truth test pairs (default: --test-count).")] = None,
     size: Annotated[int, typer.Option("--size", help="64 or 128.")] = 64,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
@@ -134,9 +135,9 @@ def unpaired(
     out: OutOpt = None,
     size: SizeOpt = 256,
     crop: Annotated[str, typer.Option("--crop", help="none: squash to a square (U-GAT-IT loader); center: crop a square first.")] = "none",
-    domains: Annotated[Optional[list[str]], typer.Option("--domains", help="Names for A and B, e.g. --domains selfie,anime.")] = None,
+    domains: Annotated[list[str] | None, typer.Option("--domains", help="Names for A and B, e.g. --domains selfie,anime.")] = None,
     min_size: MinSizeOpt = 16,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -160,9 +161,9 @@ def afhq(
     out: OutOpt = None,
     size: SizeOpt = 256,
     crop: Annotated[str, typer.Option("--crop", help="none or center.")] = "none",
-    domains: Annotated[Optional[list[str]], typer.Option("--domains", help="Rename the class domains.")] = None,
+    domains: Annotated[list[str] | None, typer.Option("--domains", help="Rename the class domains.")] = None,
     min_size: MinSizeOpt = 16,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -191,17 +192,17 @@ def _check_crop(crop: str) -> None:
 @cli_errors
 def celeba(
     root: Annotated[Path, typer.Option("--root", help="CelebA folder: img_align_celeba/ (or img_celeba/), list_attr_celeba.txt.")],
-    attributes: Annotated[Optional[list[str]], typer.Option("--attributes", help="Labels to keep (comma-separated or repeated); default: the preset's.")] = None,
+    attributes: Annotated[list[str] | None, typer.Option("--attributes", help="Labels to keep (comma-separated or repeated); default: the preset's.")] = None,
     preset: Annotated[str, typer.Option("--preset", help="lomit (10 attributes), bridge (14) or all (40).")] = "lomit",
     size: SizeOpt = 128,
     split: Annotated[str, typer.Option("--split", help="random (--test-count images) or official (list_eval_partition.txt).")] = "random",
     test_count: TestCountOpt = 2000,
     release: Annotated[str, typer.Option("--release", help="auto, aligned (img_align_celeba) or wild (img_celeba, face-box crops).")] = "auto",
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images (quick trials).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (quick trials).")] = None,
     seed: SeedOpt = 0,
     out: OutOpt = None,
     min_size: MinSizeOpt = 32,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -231,7 +232,7 @@ def celeba(
 def faces(
     folders: Annotated[list[Path], typer.Argument(help="Folders of photos; each becomes a domain.")],
     out: OutOpt = None,
-    domains: Annotated[Optional[list[str]], typer.Option("--domains", help="Domain names (default: folder names).")] = None,
+    domains: Annotated[list[str] | None, typer.Option("--domains", help="Domain names (default: folder names).")] = None,
     size: SizeOpt = 256,
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Extra border around the face box (fraction of its side).")] = 0.6,
     detector: Annotated[str, typer.Option("--detector", help="cascade (scikit-image, default) or mtcnn (extra: pip install 'i2icli[faces]').")] = "cascade",
@@ -240,7 +241,7 @@ def faces(
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 32,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -276,13 +277,13 @@ def sketch(
     eps: Annotated[float, typer.Option("--eps", help="XDoG: threshold.")] = -0.01,
     phi: Annotated[float, typer.Option("--phi", help="XDoG: softness of the threshold.")] = 200.0,
     canny_sigma: Annotated[float, typer.Option("--canny-sigma", help="Canny: Gaussian sigma.")] = 2.0,
-    low: Annotated[Optional[float], typer.Option("--low", help="Canny: low threshold (a quantile if in (0, 1) with --high).")] = None,
-    high: Annotated[Optional[float], typer.Option("--high", help="Canny: high threshold.")] = None,
+    low: Annotated[float | None, typer.Option("--low", help="Canny: low threshold (a quantile if in (0, 1) with --high).")] = None,
+    high: Annotated[float | None, typer.Option("--high", help="Canny: high threshold.")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="ab: the right half is the sketch.")] = False,
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 16,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,10 +12,10 @@ from typer.core import TyperCommand
 
 from i2icli import registry
 from i2icli.cli.common import DeviceOpt, cli_errors, console, rich_progress
+from i2icli.config import toml_value
 from i2icli.engine import TrainRequest, plan, train
 from i2icli.engine.distributed import torchrun_env
 from i2icli.errors import ConfigError
-from i2icli.config import toml_value
 from i2icli.runs import default_run_dir, saved_config, training_config
 
 app = typer.Typer(
@@ -30,13 +30,13 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", "-r", help="Recipe TOML file, or the name of a shipped recipe (e.g. tiny); default: the model's default recipe.")]
-DataOpt = Annotated[Optional[str], typer.Option("--data", "-d", help="Training data: a prepared .h5 store, or (unpaired models) a folder with trainA/ trainB/ testA/ testB.")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a config field, validated like the recipe: --set train.lr=2e-4 --set model.light=true.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/MODEL-RECIPE-TIMESTAMP).")]
-ResumeOpt = Annotated[Optional[str], typer.Option("--resume", help="--resume (same as --resume auto) continues the latest checkpoint in --out; or --resume CHECKPOINT_OR_RUN_DIR.")]
-GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="Comma-separated GPU ids, one DDP process each (NCCL), e.g. 0,1.")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
+RecipeOpt = Annotated[Path | None, typer.Option("--recipe", "-r", help="Recipe TOML file, or the name of a shipped recipe (e.g. tiny); default: the model's default recipe.")]
+DataOpt = Annotated[str | None, typer.Option("--data", "-d", help="Training data: a prepared .h5 store, or (unpaired models) a folder with trainA/ trainB/ testA/ testB.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config field, validated like the recipe: --set train.lr=2e-4 --set model.light=true.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/MODEL-RECIPE-TIMESTAMP).")]
+ResumeOpt = Annotated[str | None, typer.Option("--resume", help="--resume (same as --resume auto) continues the latest checkpoint in --out; or --resume CHECKPOINT_OR_RUN_DIR.")]
+GpusOpt = Annotated[str | None, typer.Option("--gpus", help="Comma-separated GPU ids, one DDP process each (NCCL), e.g. 0,1.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
 NprocOpt = Annotated[int, typer.Option("--nproc", min=1, help="Processes on this node (DDP; gloo on CPU). Ignored under torchrun.")]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 WeightsDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--weights-dir", help=f"Weights directory (default: ${core.ENV_VAR}, else $TORCH_HOME/hub/checkpoints)."),
 ]
 

@@ -26,8 +26,9 @@ train with flip as the only augmentation.  Test split: resize to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -174,7 +175,7 @@ def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
         ids = [store.domain_index(d) for d in chosen]
         a, b = _StoreDomain(store, split, ids[0]), _StoreDomain(store, split, ids[1])
         names = (store.domains[ids[0]], store.domains[ids[1]])
-    for name, d in zip(names, (a, b)):
+    for name, d in zip(names, (a, b), strict=True):
         if len(d) == 0:
             raise DataError(f"{path}: domain {name!r} has no {split} images")
     return UnpairedDataset(a, b, augment, cfg.train.seed, names, str(path))

@@ -349,7 +349,7 @@ class StoreWriter:
             pass  # closing a file whose writes failed can itself fail; it is deleted next
         self.tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "StoreWriter":
+    def __enter__(self) -> StoreWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -462,6 +462,12 @@ class Store:
         self._domain: dict[str, np.ndarray] = {}
         self._labels: dict[str, np.ndarray] = {}
         self._pairs: dict[str, Pairs] = {}
+        def check(split: str, key: str, shape: tuple[int, ...]) -> Any:
+            ds = f[split][key]
+            if ds.shape != shape:
+                raise self._bad(f"{split}/{key} has shape {ds.shape}, expected {shape}")
+            return ds
+
         for split in self.splits:
             g = f[split]
             images = g["images"]
@@ -469,25 +475,19 @@ class Store:
             if images.shape[1:] != (h, w, 3) or images.dtype != np.uint8:
                 raise self._bad(f"{split}/images has shape {images.shape} {images.dtype}, expected (N, {h}, {w}, 3) uint8")
 
-            def check(key: str, shape: tuple[int, ...]) -> Any:
-                ds = g[key]
-                if ds.shape != shape:
-                    raise self._bad(f"{split}/{key} has shape {ds.shape}, expected {shape}")
-                return ds
-
             self._names[split] = np.array([s.decode("utf-8", "replace") if isinstance(s, bytes) else str(s)
-                                           for s in check("names", (n,))[:]], dtype=object)
+                                           for s in check(split, "names", (n,))[:]], dtype=object)
             if self.domains:
-                dom = check("domain", (n,))[:].astype(np.int64)
+                dom = check(split, "domain", (n,))[:].astype(np.int64)
                 if n and (dom.min() < 0 or dom.max() >= len(self.domains)):
                     raise self._bad(f"{split}/domain has indices outside 0..{len(self.domains) - 1}")
                 self._domain[split] = dom
             if self.attributes:
-                self._labels[split] = check("labels", (n, len(self.attributes)))[:]
+                self._labels[split] = check(split, "labels", (n, len(self.attributes)))[:]
             if self.mask_names:
-                check("masks", (n, len(self.mask_names), h, w))
+                check(split, "masks", (n, len(self.mask_names), h, w))
             if self.paired:
-                check("sources", (n, h, w, 3))
+                check(split, "sources", (n, h, w, 3))
             if "pairs" in g:
                 p = g["pairs"]
                 inp, ex = p["input"][:].astype(np.int64), p["exemplar"][:].astype(np.int64)
@@ -516,7 +516,7 @@ class Store:
         self._fh = None
         self._datasets = {}
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -582,7 +582,7 @@ class Store:
         return self._pairs.get(self._split(split))
 
     # -- pixel data (one chunk per read) ---------------------------------------------------
-    def _dataset(self, key: str) -> "_Pixels":
+    def _dataset(self, key: str) -> _Pixels:
         """Dataset ``key`` of this process's handle (cached: path lookups cost more than a chunk read)."""
         f = self._file()
         px = self._datasets.get(key)

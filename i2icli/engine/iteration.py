@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import ContextManager
 
 import torch
 from torch import Tensor, nn
@@ -56,7 +55,7 @@ def due_phases(family: Family, iteration: int) -> list[Phase]:
 
 def run_iteration(family: Family, nets: Mapping[str, Nets], optimizers: Mapping[str, torch.optim.Optimizer],
                   batch: dict[str, Tensor], iteration: int,
-                  autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+                  autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
                   check_finite: Callable[[Tensor], bool] | None = None,
                   on_nonfinite: NonFinite | None = None) -> list[tuple[Phase, Logs]]:
     """Run the phases due at ``iteration``; return ``[(phase, logs), ...]``.

@@ -33,14 +33,14 @@ from torch.utils.data import DataLoader, default_collate
 
 from i2icli import __version__
 from i2icli.config import RunConfig, TrainConfig, run_config_to_toml
+from i2icli.data.keyed import dataset_image_keys, images_to_float
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine import distributed as D
-from i2icli.data.keyed import dataset_image_keys, images_to_float
+from i2icli.engine.ema import EMA, split_ema
+from i2icli.engine.iteration import build_optimizers, run_iteration, set_lr_factor
 from i2icli.engine.sampler import KeyedSampler
 from i2icli.engine.sampling import save_grid
 from i2icli.errors import ConfigError, DataError, I2IError, TrainingError
-from i2icli.engine.ema import EMA, split_ema
-from i2icli.engine.iteration import build_optimizers, run_iteration, set_lr_factor
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.progress import OptionalProgress, report
 from i2icli.registry import ModelSpec, get

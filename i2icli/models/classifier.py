@@ -31,15 +31,15 @@ pointing to ``i2i eval ca``; :meth:`predict` gives probabilities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.guidance import Guidance
 from i2icli.errors import ConfigError
+from i2icli.guidance import Guidance
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.registry import ModelSpec, register
 

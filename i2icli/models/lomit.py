@@ -98,7 +98,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -107,8 +107,8 @@ from torch import Tensor, nn
 from i2icli.config import RunConfig
 from i2icli.data.datasets import AttributeDataset, attribute_dataset
 from i2icli.data.keyed import KeyedDataset, image_bytes
-from i2icli.guidance import Guidance
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Guidance
 from i2icli.losses.classification import attribute_accuracy, attribute_bce
 from i2icli.losses.gradient_penalty import gradient_penalty
 from i2icli.losses.regularizers import content_cosine_similarity, mask_area, mask_content_consistency, style_contrast

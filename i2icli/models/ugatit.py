@@ -63,15 +63,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.guidance import Guidance
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Guidance
 from i2icli.losses import cam_bce_loss, l1_loss, lsgan_d_loss, lsgan_g_loss
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.nn import (

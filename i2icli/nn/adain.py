@@ -25,7 +25,8 @@ Everything here is generic: EGSC-IT and BridgeGAN reuse :func:`adain` and
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import Tensor, nn

@@ -14,7 +14,8 @@ parameters.
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Literal
 
 from torch import Tensor, nn
 
@@ -46,8 +47,8 @@ def linear(in_features: int, out_features: int, *, bias: bool = True, spectral_n
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
-               pad_mode: PadMode = "zeros", norm_layer: Optional[NormFactory] = None,
-               activation: Optional[ActFactory] = None, bias: bool = True, spectral_norm: bool = False,
+               pad_mode: PadMode = "zeros", norm_layer: NormFactory | None = None,
+               activation: ActFactory | None = None, bias: bool = True, spectral_norm: bool = False,
                upsample: int = 1) -> nn.Sequential:
     """[nearest upsample] -> conv -> [norm] -> [activation].
 

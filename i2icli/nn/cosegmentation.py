@@ -29,7 +29,7 @@ Norm and activation are factories so other models can reuse the module.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn.functional as F
 from torch import Tensor, nn

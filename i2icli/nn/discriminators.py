@@ -16,7 +16,8 @@ so the paper's global discriminator needs inputs of at least 96 px
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from torch import Tensor, nn
 

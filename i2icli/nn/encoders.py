@@ -25,7 +25,7 @@ Norm and activation are factories (``norm_layer(channels) -> Module``,
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -106,4 +106,4 @@ class SharedStyleEncoders(nn.Module):
             raise ValueError(f"expected {len(self.head_names)} images (one per head {self.head_names}), got {len(images)}")
         sizes = [x.shape[0] for x in images]
         trunk = self.shared(torch.cat(images)).split(sizes)
-        return tuple(self.heads[name](t) for name, t in zip(self.head_names, trunk))
+        return tuple(self.heads[name](t) for name, t in zip(self.head_names, trunk, strict=True))

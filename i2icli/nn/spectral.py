@@ -53,7 +53,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
 
 
-def _spectral_parts(layer: "_OutputScaledSN") -> tuple[Tensor, list[Tensor]]:
+def _spectral_parts(layer: _OutputScaledSN) -> tuple[Tensor, list[Tensor]]:
     """(raw weight W, [1 / sigma per call]) of a spectrally normalised ``layer``.
 
     Mirrors ``_SpectralNorm.forward`` of torch (in training mode the power

@@ -36,7 +36,16 @@ from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import center_crop, resize
 from i2icli.errors import DataError
 from i2icli.images import is_image_path
-from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs, split_test
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.faces import crop_box, detect_faces
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
@@ -201,7 +210,7 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
                      "(missing or malformed) and were not used, "
                      f"e.g. {unlabelled[0]}")
     jobs = [Job("test" if t else "train", str(folder / f), f, labels=tuple(v[c] for c in cols), extra=boxes.get(f))
-            for (f, v), t in zip(rows, test)]
+            for (f, v), t in zip(rows, test, strict=True)]
     out = output_path(req.out, f"celeba-{req.size}.h5")
     check_output(out, req.force)
     params = {"root": str(root), "release": release, "size": req.size, "split": req.split,

@@ -121,7 +121,7 @@ def run_jobs(jobs: Sequence[Job], decode: Callable[[Job], Any], writer: StoreWri
         pool = None
         results = map(caller, jobs)
     try:
-        for done, (job, (status, payload)) in enumerate(zip(jobs, results), 1):
+        for done, (job, (status, payload)) in enumerate(zip(jobs, results, strict=True), 1):
             if status == "skip":
                 if strict:
                     raise DataError(f"{payload} (--strict stops at the first bad input)")

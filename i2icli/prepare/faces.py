@@ -45,8 +45,16 @@ from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import resize
 from i2icli.errors import DataError
 from i2icli.images import list_images
-from i2icli.prepare.common import (Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs,
-                                   split_test)
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
 
@@ -156,7 +164,7 @@ def detect_landmarks(img: np.ndarray) -> list[tuple[Box, np.ndarray]]:
     if boxes is None:
         return []
     out = [((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), np.asarray(pts, np.float64))
-           for (x0, y0, x1, y1), pts in zip(boxes, points)]
+           for (x0, y0, x1, y1), pts in zip(boxes, points, strict=True)]
     return sorted(out, key=lambda f: -f[0][2] * f[0][3])
 
 
@@ -245,7 +253,7 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
         files = list_images(folder, recursive=True)
         test = split_test(len(files), req.test_count, req.seed + d)
         jobs += [Job("test" if t else "train", str(p), str(p.relative_to(folder.parent)), domain=d)
-                 for p, t in zip(files, test)]
+                 for p, t in zip(files, test, strict=True)]
     if not jobs:
         raise DataError(f"no image files in {', '.join(str(f) for f in req.folders)}")
     out = output_path(req.out, f"{names[0]}-faces.h5")

@@ -43,7 +43,16 @@ from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import resize, square_resize
 from i2icli.errors import DataError
 from i2icli.images import list_images
-from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs, split_test
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
 
@@ -145,7 +154,7 @@ def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> Pre
     else:
         files = list_images(root, recursive=True)
         test = split_test(len(files), req.test_count, req.seed)
-        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root))) for p, t in zip(files, test)]
+        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root))) for p, t in zip(files, test, strict=True)]
     if not jobs:
         raise DataError(f"{root}: no image files found")
     out = output_path(req.out, f"{root.name}-{req.method}.h5")

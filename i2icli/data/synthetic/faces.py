@@ -304,7 +304,7 @@ def _draw(c: _Canvas, p: Params) -> None:
         eye_area = c.ellipse(ex, ey - 0.025, er * 2.0, er * 1.3, w)
         shadow = eye_area * p["makeup"].reshape(-1, 1, 1)
         c.paint(shadow * f32(0.85), p["shadow_rgb"], ("Heavy_Makeup",), w,
-                potential=lambda: eye_area * f32(0.85))  # makeup = 1 (called at once: no late binding)
+                potential=lambda area=eye_area: area * f32(0.85))  # makeup = 1
         c.paint(c.ellipse(ex, ey, er * 1.5, er, w), np.full((n, 3), 0.97, f32), win=w)
         c.paint(c.ellipse(ex, ey, er * 0.75, er * 0.75, w), p["iris"], win=w)
     # top hair: a cap over the head cut by the fringe line
