@@ -390,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                      "  (znxlwm/UGATIT-pytorch `train()`): nothing frozen, the discriminator loss back-propagates\n"
                      "  through both generators, every network call separate (six generator calls, D(real) and\n"
                      "  D(fake) apart), the generator step also computes discriminator weight gradients.",
-        "authors-like": "- **authors-like**: the reference step with the authors' layer maths and optimiser: AdaLIN/LIN\n"
+        "authors-like": "- **authors-like**: the reference step with the authors' layer maths and optimiser: "
+                        "AdaLIN/LIN\n"
                         "  term by term (Eq. 1 as written), CAM as concat + 1x1 conv, spectral norm as torch's layer\n"
                         "  computes it (W / sigma materialised each forward), torch's default per-tensor Adam.",
         CHANNELS_LAST: "- **ours-channels_last**: ours with the engine's `train.channels_last = true` (NHWC).",
@@ -430,7 +431,8 @@ iterations per variant, after one untimed iteration that also checks the updates
 {chr(10).join(verdict)}
 
 Same parameter updates: one iteration of every variant from the same state and batch,
-compared with ours. {check64_text}In float32 at each timed size (0 = bit-identical). Adam's first step moves each weight by
+compared with ours. {check64_text}In float32 at each timed size (0 = bit-identical).
+Adam's first step moves each weight by
 about lr * sign(grad), so variants that differ only by float rounding show up to 2e-4 on
 weights whose gradient is ~0; the relative difference of the whole update vector is the
 meaningful float32 number.

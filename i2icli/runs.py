@@ -79,5 +79,6 @@ def latest_run(model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, gu
     runs = list_runs(model, runs_root, guidance)
     if not runs:
         what = f"{model} runs" if model else f"{guidance}-guided runs" if guidance else "runs"
-        raise DataError(f"no trained {what} with a checkpoint under {runs_root}/; train one first or pass --checkpoint RUN_DIR")
+        raise DataError(f"no trained {what} with a checkpoint under {runs_root}/; "
+                        "train one first or pass --checkpoint RUN_DIR")
     return runs[-1]

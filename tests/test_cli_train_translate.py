@@ -20,7 +20,8 @@ def toy_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     recipe = root / "toy.toml"
     recipe.write_text('[model]\nname = "toy-gan"\n[data]\nimage_size = 8\nnum_workers = 0\n'
-                      '[train]\niterations = 4\nbatch_size = 2\nlog_every = 2\nsample_every = 4\ncheckpoint_every = 2\n')
+                      '[train]\niterations = 4\nbatch_size = 2\nlog_every = 2\nsample_every = 4\n'
+                      'checkpoint_every = 2\n')
     run = root / "run"
     res = runner.invoke(app, ["train", "toy-gan", "--recipe", str(recipe), "--data", "synthetic", "--out", str(run)])
     assert res.exit_code == 0, res.output

@@ -316,7 +316,8 @@ def test_recipes_resolve_and_build(name):
     assert fam.phases[1].every == 5
     if name != "tiny.toml":
         m = cfg.model_cfg
-        assert (cfg.data.image_size, cfg.train.batch_size, cfg.train.lr, cfg.train.betas) == (128, 8, 1e-4, (0.5, 0.999))
+        train = cfg.train
+        assert (cfg.data.image_size, train.batch_size, train.lr, train.betas) == (128, 8, 1e-4, (0.5, 0.999))
         assert cfg.train.iterations == 200_000
         assert (m.lambda_cls, m.lambda_style, m.lambda_rec, m.lambda_gp) == (1.0, 1.0, 10.0, 10.0)
         assert (m.lambda_r1, m.lambda_r2, m.lambda_r3) == (0.1, 0.01, 0.0001)

@@ -63,7 +63,8 @@ def test_highway_module_uses_separate_mlps_and_routes_styles():
     torch.manual_seed(3)
     h = HighwayAdaIN(style_dim=8, channels=6, hidden=16, layers=3)
     assert h.fg_mlp is not h.bg_mlp
-    assert all(p1.data_ptr() != p2.data_ptr() for p1, p2 in zip(h.fg_mlp.parameters(), h.bg_mlp.parameters(), strict=True))
+    pairs = zip(h.fg_mlp.parameters(), h.bg_mlp.parameters(), strict=True)
+    assert all(p1.data_ptr() != p2.data_ptr() for p1, p2 in pairs)
     x, s_f, s_b = torch.randn(2, 6, 4, 4), torch.randn(2, 8), torch.randn(2, 8)
     ones = h(x, torch.ones(2, 1, 4, 4), s_f, s_b)
     torch.testing.assert_close(ones, adain(x, *h.fg_mlp(s_f)))

@@ -231,7 +231,8 @@ def test_discriminator_step_gradients_equal_without_detaching_fakes():
 
     assert torch.equal(loss, ref_loss)
     for name in ("disc_global_a", "disc_local_a", "disc_global_b", "disc_local_b"):
-        for (pn, p), (_, q) in zip(fam.networks[name].named_parameters(), ref.networks[name].named_parameters(), strict=True):
+        ours, theirs = fam.networks[name].named_parameters(), ref.networks[name].named_parameters()
+        for (pn, p), (_, q) in zip(ours, theirs, strict=True):
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-9, msg=f"{name}.{pn}")
     # ... and the reference wasted work on generator gradients that ours never computes
     assert all(p.grad is None for p in fam.networks["gen_ab"].parameters())
@@ -310,7 +311,8 @@ def test_translate_outputs_and_attention():
         a2b = fam.translate(x, Guidance())["output"]
         torch.testing.assert_close(a2b, fam.networks["gen_ab"](x).image)
         assert not torch.allclose(a2b, fam.translate(x, Guidance(direction="b2a"))["output"])
-        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1, Guidance())  # light: reflect-padded to 32x40, cropped back
+        # light: reflect-padded to 32x40, cropped back
+        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1, Guidance())
         assert odd["output"].shape == (1, 3, 30, 37) and odd["attention"].shape == (1, 1, 30, 37)
 
 

@@ -40,7 +40,8 @@ def cli_errors(fn: F) -> F:
 
 
 # Option aliases shared by several commands.
-DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...")]
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")]

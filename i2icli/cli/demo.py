@@ -78,7 +78,8 @@ def _map(path: Path) -> torch.Tensor:
 def demo_lomit(out: Path, iterations: int, count: int, images: int, threads: int | None) -> Path:
     data = out / "faces.h5"
     console.rule("1/4  i2i prepare synthetic faces")
-    _prepare(data, lambda progress: prepare_faces(FacesRequest(out=data, count=count, test_count=64), progress=progress))
+    request = FacesRequest(out=data, count=count, test_count=64)
+    _prepare(data, lambda progress: prepare_faces(request, progress=progress))
 
     console.rule("2/4  i2i train lomit --recipe tiny")
     run = out / "run-lomit-tiny"
@@ -122,7 +123,8 @@ def demo_lomit(out: Path, iterations: int, count: int, images: int, threads: int
 def demo_ugatit(out: Path, iterations: int, count: int, images: int, threads: int | None) -> Path:
     data = out / "digits.h5"
     console.rule("1/4  i2i prepare synthetic digits")
-    _prepare(data, lambda progress: prepare_digits(DigitsRequest(out=data, count=count, test_count=64), progress=progress))
+    request = DigitsRequest(out=data, count=count, test_count=64)
+    _prepare(data, lambda progress: prepare_digits(request, progress=progress))
 
     console.rule("2/4  i2i train ugatit --recipe tiny")
     run = out / "run-ugatit-tiny"
@@ -153,10 +155,15 @@ DEMOS = {"lomit": (demo_lomit, 3000), "ugatit": (demo_ugatit, 1000)}
 
 @cli_errors
 def demo(
-    model: Annotated[str, typer.Option("--model", help="lomit (exemplar-guided, default) or ugatit (attention-based).")] = "lomit",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the data, the run and the results.")] = Path("demo"),
-    iterations: Annotated[int | None, typer.Option("--iterations", min=1, help="Training iterations (default: 3000 for lomit, 1000 for ugatit).", show_default=False)] = None,
-    count: Annotated[int, typer.Option("--count", min=10, help="Synthetic training images (per domain for ugatit).")] = 2000,
+    model: Annotated[str, typer.Option(
+        "--model", help="lomit (exemplar-guided, default) or ugatit (attention-based).")] = "lomit",
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for the data, the run and the results.")] = Path("demo"),
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", min=1,
+        help="Training iterations (default: 3000 for lomit, 1000 for ugatit).", show_default=False)] = None,
+    count: Annotated[int, typer.Option(
+        "--count", min=10, help="Synthetic training images (per domain for ugatit).")] = 2000,
     images: Annotated[int, typer.Option("--images", min=1, max=32, help="Held-out images to translate.")] = 8,
     threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads (tiny models run fastest on one).")] = 1,
 ) -> None:

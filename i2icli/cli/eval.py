@@ -218,7 +218,8 @@ def all_(generated: GeneratedOpt = None, real: RealOpt = None, pairs: PairsOpt =
          runs_root: RunsRootOpt = Path("runs"),
          paired: Annotated[bool, typer.Option("--paired", help="--real is ground truth for --generated (same "
                                                                "order): add SSIM and LPIPS gt.")] = False,
-         protocol: ProtocolOpt = "ugatit", extractor: ExtractorOpt = fidelity.INCEPTION, weights_dir: WeightsDirOpt = None,
+         protocol: ProtocolOpt = "ugatit", extractor: ExtractorOpt = fidelity.INCEPTION,
+         weights_dir: WeightsDirOpt = None,
          device: DeviceOpt = "auto", batch_size: BatchOpt = 50, seed: SeedOpt = fidelity.DEFAULT_SEED,
          no_cache: NoCacheOpt = False, cache_dir: CacheDirOpt = None, log: LogOpt = None, no_log: NoLogOpt = False,
          as_json: JsonOpt = False) -> None:

@@ -30,14 +30,28 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-RecipeOpt = Annotated[Path | None, typer.Option("--recipe", "-r", help="Recipe TOML file, or the name of a shipped recipe (e.g. tiny); default: the model's default recipe.")]
-DataOpt = Annotated[str | None, typer.Option("--data", "-d", help="Training data: a prepared .h5 store, or (unpaired models) a folder with trainA/ trainB/ testA/ testB.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config field, validated like the recipe: --set train.lr=2e-4 --set model.light=true.")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/MODEL-RECIPE-TIMESTAMP).")]
-ResumeOpt = Annotated[str | None, typer.Option("--resume", help="--resume (same as --resume auto) continues the latest checkpoint in --out; or --resume CHECKPOINT_OR_RUN_DIR.")]
-GpusOpt = Annotated[str | None, typer.Option("--gpus", help="Comma-separated GPU ids, one DDP process each (NCCL), e.g. 0,1.")]
-ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
-NprocOpt = Annotated[int, typer.Option("--nproc", min=1, help="Processes on this node (DDP; gloo on CPU). Ignored under torchrun.")]
+RecipeOpt = Annotated[Path | None, typer.Option(
+    "--recipe", "-r",
+    help="Recipe TOML file, or the name of a shipped recipe (e.g. tiny); default: the model's default recipe.")]
+DataOpt = Annotated[str | None, typer.Option(
+    "--data", "-d",
+    help="Training data: a prepared .h5 store, or (unpaired models) a folder with trainA/ trainB/ testA/ testB.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", "-s",
+    help="Override a config field, validated like the recipe: --set train.lr=2e-4 --set model.light=true.")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Run directory (default: runs/MODEL-RECIPE-TIMESTAMP).")]
+ResumeOpt = Annotated[str | None, typer.Option(
+    "--resume",
+    help="--resume (same as --resume auto) continues the latest checkpoint in --out; or --resume "
+         "CHECKPOINT_OR_RUN_DIR.")]
+GpusOpt = Annotated[str | None, typer.Option(
+    "--gpus", help="Comma-separated GPU ids, one DDP process each (NCCL), e.g. 0,1.")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", min=1,
+    help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
+NprocOpt = Annotated[int, typer.Option(
+    "--nproc", min=1, help="Processes on this node (DDP; gloo on CPU). Ignored under torchrun.")]
 
 
 def resume_defaults_to_auto(args: list[str]) -> list[str]:
@@ -102,7 +116,8 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
     table.add_row("device", f"{p.device} x {p.world_size} process(es), backend {p.backend}")
     table.add_row("batch", f"{p.batch_per_process} per process, effective {p.effective_batch}")
     table.add_row("learning rate", f"{p.lr:g} (not scaled with the effective batch; --set train.lr=... to change)")
-    table.add_row("iterations", f"{p.start_iteration} -> {p.iterations}" + (f" (resuming {p.resume_from})" if p.resume_from else ""))
+    resuming = f" (resuming {p.resume_from})" if p.resume_from else ""
+    table.add_row("iterations", f"{p.start_iteration} -> {p.iterations}{resuming}")
     table.add_row("parameters", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in p.parameters.items()))
     console.print(table)
     with rich_progress() as progress:

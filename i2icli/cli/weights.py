@@ -25,7 +25,8 @@ app = typer.Typer(
 
 WeightsDirOpt = Annotated[
     Path | None,
-    typer.Option("--weights-dir", help=f"Weights directory (default: ${core.ENV_VAR}, else $TORCH_HOME/hub/checkpoints)."),
+    typer.Option(
+        "--weights-dir", help=f"Weights directory (default: ${core.ENV_VAR}, else $TORCH_HOME/hub/checkpoints)."),
 ]
 
 
@@ -69,7 +70,8 @@ def status(weights_dir: WeightsDirOpt = None, as_json: JsonOpt = False) -> None:
 def import_(
     files: Annotated[list[Path], typer.Argument(help="Downloaded weight files (checked before copying).")],
     weights_dir: WeightsDirOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Copy even when an identical file is already in place.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Copy even when an identical file is already in place.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Check each file's hash (or structure) and copy it into the weights directory under its proper name."""

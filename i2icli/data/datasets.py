@@ -171,7 +171,8 @@ def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
                             f"{len(store.domains)}; prepare it with `i2i prepare unpaired|afhq|synthetic digits`")
         chosen = cfg.data.domains or store.domains[:2]
         if len(chosen) != 2:
-            raise DataError(f"data.domains must name exactly 2 domains, got {list(chosen)}; store has {list(store.domains)}")
+            raise DataError(f"data.domains must name exactly 2 domains, got {list(chosen)}; "
+                            f"store has {list(store.domains)}")
         ids = [store.domain_index(d) for d in chosen]
         a, b = _StoreDomain(store, split, ids[0]), _StoreDomain(store, split, ids[1])
         names = (store.domains[ids[0]], store.domains[ids[1]])

@@ -429,7 +429,8 @@ class Store:
         try:
             self._read_meta(f)
         except KeyError as exc:
-            raise self._bad(f"missing required field {exc.args[0]!r}; the file is incomplete, prepare it again") from None
+            raise self._bad(f"missing required field {exc.args[0]!r}; "
+                            "the file is incomplete, prepare it again") from None
         except (OSError, ValueError, TypeError) as exc:
             raise self._bad(f"corrupt store ({exc}); prepare it again") from None
         finally:
@@ -473,7 +474,8 @@ class Store:
             images = g["images"]
             n = images.shape[0]
             if images.shape[1:] != (h, w, 3) or images.dtype != np.uint8:
-                raise self._bad(f"{split}/images has shape {images.shape} {images.dtype}, expected (N, {h}, {w}, 3) uint8")
+                raise self._bad(f"{split}/images has shape {images.shape} {images.dtype}, "
+                                f"expected (N, {h}, {w}, 3) uint8")
 
             self._names[split] = np.array([s.decode("utf-8", "replace") if isinstance(s, bytes) else str(s)
                                            for s in check(split, "names", (n,))[:]], dtype=object)
@@ -594,7 +596,8 @@ class Store:
         try:
             return self._dataset(key).read(int(index))
         except (OSError, RuntimeError) as exc:
-            raise self._bad(f"cannot read {key}[{int(index)}] ({_reason(exc)}); the file is damaged, prepare it again") from None
+            raise self._bad(f"cannot read {key}[{int(index)}] ({_reason(exc)}); "
+                            "the file is damaged, prepare it again") from None
 
     def image(self, split: str, index: int) -> np.ndarray:
         """Image ``index`` of ``split`` as (H, W, 3) uint8 (one chunk read)."""

@@ -23,7 +23,8 @@ from i2icli.models.base import Family, Logs, Nets, Phase, param_groups
 NonFinite = Callable[[Phase, Tensor, Logs], None]
 
 
-def build_optimizers(family: Family, networks: Mapping[str, nn.Module] | None = None) -> dict[str, torch.optim.Optimizer]:
+def build_optimizers(family: Family,
+                     networks: Mapping[str, nn.Module] | None = None) -> dict[str, torch.optim.Optimizer]:
     """Optimisers keyed by ``Phase.optimizer_name``, over ``networks`` (default: the family's own)."""
     nets = networks if networks is not None else family.networks
     by_name: dict[str, list[Phase]] = {}

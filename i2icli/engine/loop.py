@@ -151,7 +151,8 @@ def _world(req: TrainRequest) -> tuple[int, str, str]:
     if req.nproc > 1:
         backend = "nccl" if device.startswith("cuda") else "gloo"
         if backend == "nccl" and torch.cuda.device_count() < req.nproc:
-            raise ConfigError(f"--nproc {req.nproc}: only {torch.cuda.device_count()} GPUs; use --gpus or fewer processes")
+            raise ConfigError(f"--nproc {req.nproc}: only {torch.cuda.device_count()} GPUs; "
+                              "use --gpus or fewer processes")
         return req.nproc, backend, device
     return 1, "", device
 
@@ -165,7 +166,8 @@ def plan(req: TrainRequest) -> TrainPlan:
         raise ConfigError(f"{cfg.recipe}: train.iterations and train.batch_size must be positive")
     resume_from = _resolve_resume(req)
     if resume_from is None and ckpt.latest_checkpoint(req.out) is not None:
-        raise TrainingError(f"{req.out} already holds checkpoints; continue it with --resume auto, or choose another --out")
+        raise TrainingError(f"{req.out} already holds checkpoints; continue it with --resume auto, "
+                            "or choose another --out")
     world, backend, device = _world(req)
     start = int(ckpt.load_state(resume_from)["iteration"]) if resume_from else 0
     torch.manual_seed(t.seed)
@@ -229,7 +231,8 @@ def _prepare_run_dir(req: TrainRequest, p: TrainPlan) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        raise DataError(f"{out}: cannot write the run directory ({exc.strerror or exc}); choose another --out") from None
+        raise DataError(f"{out}: cannot write the run directory ({exc.strerror or exc}); "
+                        "choose another --out") from None
     from i2icli.images import atomic_write_bytes
 
     atomic_write_bytes(out / "config.toml", run_config_to_toml(req.cfg).encode())

@@ -175,7 +175,8 @@ def _translate_to(cache: Path, run: Path, checkpoint: Path, sources: ImageSet, t
     exemplar_guided = "exemplar" in spec.requires or ("exemplar" in spec.accepts and "direction" not in spec.accepts)
     if not exemplar_guided and "direction" not in spec.accepts:
         raise DataError(f"--pairs translates with direction or exemplar models; {spec.name} takes "
-                        f"{', '.join(spec.accepts) or 'no guidance'} -- translate with `i2i translate` and pass --generated")
+                        f"{', '.join(spec.accepts) or 'no guidance'} -- "
+                        "translate with `i2i translate` and pass --generated")
     size = loaded.image_size
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))

@@ -75,8 +75,9 @@ Choices where the paper is silent (facts from the public code unless said):
   on the translation masks ``m1, m2`` recomputed from detached content codes
   (one more pass of the co-segmentation network; its batch-norm running
   statistics are thus updated twice per generator step with the same batch).
-  The public code also adds R1 of the cycle and intra masks; we regularise the masks the translation uses, with the paper's
-  lambda_1 = 0.1 (the public config uses 1.0 over three masks).  R3 is the
+  The public code also adds R1 of the cycle and intra masks; we regularise the
+  masks the translation uses, with the paper's lambda_1 = 0.1 (the public
+  config uses 1.0 over three masks).  R3 is the
   mean of the cross, cycle and intra masks (as the public code); R2 uses the
   two cross-pass foreground codes.
 - Exemplar and target labels: the exemplar is another training image drawn
@@ -342,7 +343,8 @@ class LOMIT(Family):
         m = self._masks(nets, c, _swap(c))
         if region is not None:
             if region.shape[-2:] != x.shape[-2:] or region.shape[1] != 1:
-                raise ValueError(f"LOMIT.translate: region must be (B,1,H,W) at the input's size, got {tuple(region.shape)}")
+                raise ValueError("LOMIT.translate: region must be (B,1,H,W) at the input's size, "
+                                 f"got {tuple(region.shape)}")
             region = region.to(m.dtype).clamp(0, 1).expand(b, 1, *x.shape[-2:])
             m = torch.cat([downsample_mask(region, tuple(c.shape[-2:])), m[b:]])
         mask = upsample_mask(m, tuple(x.shape[-2:]))
@@ -380,7 +382,8 @@ class LOMITDataset(KeyedDataset):
             raise DataError(f"{base.store.path}: LOMIT needs at least two {base.split} images (input and exemplar)")
         if exemplar == "differ" and len(np.unique(base.labels, axis=0)) < 2:
             raise DataError(f"{base.store.path}: every {base.split} image has the same labels "
-                            f"({', '.join(base.label_names)}), so no exemplar can differ; use model.exemplar = \"random\"")
+                            f"({', '.join(base.label_names)}), so no exemplar can differ; "
+                            'use model.exemplar = "random"')
         self.base = base
         self.exemplar = exemplar
         self.seed = base.seed

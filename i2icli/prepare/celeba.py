@@ -78,7 +78,8 @@ class CelebARequest:
     compression: str | None = None
 
 
-def read_attr_file(path: Path, strict: bool) -> tuple[list[str], list[tuple[str, tuple[int, ...]]], list[tuple[str, str]]]:
+def read_attr_file(path: Path,
+                   strict: bool) -> tuple[list[str], list[tuple[str, tuple[int, ...]]], list[tuple[str, str]]]:
     """Parse list_attr_celeba.txt -> (names, rows (file, +-1 values), bad rows (where, why))."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -175,7 +176,8 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
         release = "aligned" if (root / "img_align_celeba").is_dir() else "wild"
     folder = root / ("img_align_celeba" if release == "aligned" else "img_celeba")
     if not folder.is_dir():
-        raise DataError(f"{folder}: missing; CelebA images go in img_align_celeba/ (aligned) or img_celeba/ (in the wild)")
+        raise DataError(f"{folder}: missing; CelebA images go in "
+                        "img_align_celeba/ (aligned) or img_celeba/ (in the wild)")
     names, rows, bad = read_attr_file(attr_path, req.strict)
     wanted = req.attributes or (tuple(names) if req.preset == "all" else PRESETS[req.preset])
     missing = [a for a in wanted if a not in names]
@@ -194,10 +196,12 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
         test = [partition.get(f, -1) == 2 for f, _ in rows]
         unknown = [f for f, _ in rows if f not in partition]
         if unknown:
-            bad.append(("list_eval_partition.txt", f"{len(unknown)} images have no partition (put in train), e.g. {unknown[0]}"))
+            bad.append(("list_eval_partition.txt", f"{len(unknown)} images have no partition (put in train), "
+                                                   f"e.g. {unknown[0]}"))
     else:
         test = list(split_test(len(rows), req.test_count, req.seed))
-    boxes = read_bboxes(root / "list_bbox_celeba.txt") if release == "wild" and (root / "list_bbox_celeba.txt").is_file() else {}
+    bbox_file = root / "list_bbox_celeba.txt"
+    boxes = read_bboxes(bbox_file) if release == "wild" and bbox_file.is_file() else {}
     notes = []
     if release == "wild":
         notes.append("in-the-wild release: " + ("cropped around list_bbox_celeba.txt boxes" if boxes

@@ -155,7 +155,8 @@ def finish(writer: StoreWriter, skipped: list[tuple[str, str]], started: float, 
         writer.abort()
         reasons = Counter(r for _, r in skipped).most_common(3)
         why = "; ".join(f"{n}x {r}" for r, n in reasons)
-        raise DataError(f"{writer.path}: no usable images found" + (f" ({len(skipped)} skipped: {why})" if skipped else ""))
+        detail = f" ({len(skipped)} skipped: {why})" if skipped else ""
+        raise DataError(f"{writer.path}: no usable images found{detail}")
     path = writer.commit()
     store = open_store(path)
     written: dict[str, int] = {}

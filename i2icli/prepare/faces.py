@@ -259,8 +259,8 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
     out = output_path(req.out, f"{names[0]}-faces.h5")
     check_output(out, req.force)
     params = {"folders": [str(f) for f in req.folders], "size": req.size, "margin": req.margin,
-              "detector": req.detector, "multiple": req.multiple, "min_neighbors": req.min_neighbors, "align": req.align,
-              "test_count": req.test_count, "seed": req.seed}
+              "detector": req.detector, "multiple": req.multiple, "min_neighbors": req.min_neighbors,
+              "align": req.align, "test_count": req.test_count, "seed": req.seed}
     writer = StoreWriter(out, image_size=(req.size, req.size), domains=names, producer="i2i prepare faces",
                          parameters=params, force=req.force, compression=req.compression)
     skipped: list[tuple[str, str]] = []

@@ -154,7 +154,8 @@ def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> Pre
     else:
         files = list_images(root, recursive=True)
         test = split_test(len(files), req.test_count, req.seed)
-        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root))) for p, t in zip(files, test, strict=True)]
+        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root)))
+                for p, t in zip(files, test, strict=True)]
     if not jobs:
         raise DataError(f"{root}: no image files found")
     out = output_path(req.out, f"{root.name}-{req.method}.h5")
