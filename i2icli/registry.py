@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 from i2icli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from torch.utils.data import Dataset
-
     from i2icli.config import RunConfig
+    from i2icli.data.keyed import KeyedDataset
     from i2icli.models.base import Family
 
 # The recipes ship inside the package: ``i2icli/recipes`` is a symlink to the
@@ -53,7 +52,7 @@ class ModelSpec:
     name: str
     config_cls: type
     build: Callable[[RunConfig], Family]
-    dataset: Callable[[RunConfig, str], Dataset]
+    dataset: Callable[[RunConfig, str], KeyedDataset]
     default_recipe: str
     summary: str
     accepts: tuple[str, ...] = ("direction",)

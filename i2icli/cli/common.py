@@ -11,12 +11,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from i2icli.errors import I2IError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 console = Console()
 err_console = Console(stderr=True)
@@ -75,7 +78,7 @@ class _RichProgress:
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
             console=err_console, transient=transient,
         )
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self):
         self._progress.__enter__()

@@ -49,10 +49,11 @@ def _prepare(data: Path, make) -> None:
 
 def _train(model: str, data: Path, run: Path, iterations: int, threads: int | None) -> None:
     recipe = RECIPES_DIR / model / "tiny.toml"
-    if (run / "config.toml").is_file() and ckpt.latest_checkpoint(run) is not None:
+    latest = ckpt.latest_checkpoint(run) if (run / "config.toml").is_file() else None
+    if latest is not None:
         cfg = saved_config(run, [f"train.iterations={iterations}"])
         resume: str | None = "auto"
-        done = int(ckpt.latest_checkpoint(run).name.split("_")[1])
+        done = int(latest.name.split("_")[1])
     else:
         cfg = training_config(model, recipe, str(data), [f"train.iterations={iterations}"])
         resume, done = None, 0

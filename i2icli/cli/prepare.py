@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import typer
 from rich.table import Table
@@ -106,7 +106,8 @@ def synthetic_digits(
 
     if layout not in ("single", "multi"):
         raise DataError(f"--layout {layout!r}: use single or multi")
-    request = DigitsRequest(out, layout, count, test_count, size, seed, force, "lzf" if lzf else None)
+    request = DigitsRequest(out, cast(Literal["single", "multi"], layout), count, test_count, size, seed, force,
+                            "lzf" if lzf else None)
     _run(prepare_digits, request, as_json)
 
 

@@ -30,7 +30,7 @@ WeightsDirOpt = Annotated[
 ]
 
 
-def _human(n: int | None) -> str:
+def _human(n: float | None) -> str:
     if n is None:
         return ""
     for unit in ("B", "KB", "MB", "GB"):

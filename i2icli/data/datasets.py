@@ -26,9 +26,8 @@ train with flip as the only augmentation.  Test split: resize to
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -73,6 +72,14 @@ class _Augment:
 
 
 # --------------------------------------------------------------------------- unpaired
+
+
+class _Domain(Protocol):
+    """One domain's images: ``len(d)`` of them, ``d(i)`` the i-th as uint8 (H, W, 3)."""
+
+    def __len__(self) -> int: ...
+
+    def __call__(self, i: int) -> np.ndarray: ...
 
 
 class _StoreDomain:
@@ -129,14 +136,14 @@ class UnpairedDataset(KeyedDataset):
 
     image_keys = ("a", "b")
 
-    def __init__(self, domain_a: Callable[[int], np.ndarray], domain_b: Callable[[int], np.ndarray],
+    def __init__(self, domain_a: _Domain, domain_b: _Domain,
                  augment: _Augment, seed: int, domain_names: tuple[str, str], source: str):
         self.domain_a, self.domain_b = domain_a, domain_b
         self.augment = augment
         self.seed = int(seed)
         self.domain_names = domain_names
         self.source = source
-        self.len_a, self.len_b = len(domain_a), len(domain_b)  # type: ignore[arg-type]
+        self.len_a, self.len_b = len(domain_a), len(domain_b)
 
     def __len__(self) -> int:
         return max(self.len_a, self.len_b)
@@ -156,6 +163,8 @@ def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
     _check_split(split)
     path = _data_path(cfg)
     augment = _Augment(cfg, split)
+    a: _Domain
+    b: _Domain
     if path.is_dir():
         folders = [path / f"{split}{d}" for d in ("A", "B")]
         for f in folders:

@@ -83,6 +83,9 @@ class KeyedDataset(Dataset):
         key = int(key)
         return self.item(key % len(self), keyed_rng(self.seed, key))
 
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} must implement __len__")
+
     def item(self, index: int, rng: np.random.Generator):  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} must implement item(index, rng)")
 

@@ -407,7 +407,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._fh = None
+        self._fh: Any | None = None  # an h5py.File (h5py has no type hints)
         self._pid = -1
         self._datasets: dict[str, _Pixels] = {}
         self._load()

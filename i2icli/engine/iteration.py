@@ -23,10 +23,10 @@ from i2icli.models.base import Family, Logs, Nets, Phase, param_groups
 NonFinite = Callable[[Phase, Tensor, Logs], None]
 
 
-def build_optimizers(family: Family,
-                     networks: Mapping[str, nn.Module] | None = None) -> dict[str, torch.optim.Optimizer]:
+def build_optimizers(family: Family, networks: Mapping[str, nn.Module] | nn.ModuleDict | None = None
+                     ) -> dict[str, torch.optim.Optimizer]:
     """Optimisers keyed by ``Phase.optimizer_name``, over ``networks`` (default: the family's own)."""
-    nets = networks if networks is not None else family.networks
+    nets = dict((networks if networks is not None else family.networks).items())
     by_name: dict[str, list[Phase]] = {}
     for ph in family.phases:
         by_name.setdefault(ph.optimizer_name, []).append(ph)

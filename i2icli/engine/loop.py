@@ -431,13 +431,13 @@ class _MetricsLog:
         self.path = path
         self.enabled = enabled
         self.fh = open(path, "a", encoding="utf-8") if enabled else None
-        self.tb = None
+        self.tb: Any = None  # a SummaryWriter when the [tensorboard] extra is installed
         if enabled:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # the optional [tensorboard] extra is not installed
-                SummaryWriter = None
-            if SummaryWriter is not None:
+                pass
+            else:
                 self.tb = SummaryWriter(log_dir=str(tensorboard_dir))
 
     def write(self, record: dict[str, Any]) -> None:
@@ -575,7 +575,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     for name, module in networks.items():
         m: nn.Module = module
         if t.compile:
-            m = torch.compile(m)
+            m = torch.compile(m)  # type: ignore[assignment]  # for a module it is an OptimizedModule
         if info.distributed and name in trained:
             dev_ids = [torch.device(device).index] if device.startswith("cuda") else None
             m = DistributedDataParallel(m, device_ids=dev_ids,

@@ -71,6 +71,9 @@ def attribute_names(cfg: RunConfig) -> tuple[str, ...]:
 class AttributeNet(nn.Module):
     """A torchvision backbone with a per-attribute logit head; input (B,3,H,W) in [-1, 1], output (B, A) logits."""
 
+    mean: Tensor  # (1, 3, 1, 1) ImageNet channel means (buffer)
+    std: Tensor  # (1, 3, 1, 1) ImageNet channel stds (buffer)
+
     def __init__(self, backbone: str, n_attributes: int, imagenet_state: dict | None):
         super().__init__()
         import torchvision

@@ -241,7 +241,7 @@ class LOMIT(Family):
     @staticmethod
     def _styles(nets: Nets, x: Tensor, m: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Eq. 1-2: ``(s_f, s_b, mask at image size)`` from ``x`` and its code-resolution mask."""
-        mask = upsample_mask(m, tuple(x.shape[-2:]))
+        mask = upsample_mask(m, (x.shape[-2], x.shape[-1]))
         s_f, s_b = nets["style_encoder"](mask * x, (1 - mask) * x)
         return s_f, s_b, mask
 
@@ -318,7 +318,7 @@ class LOMIT(Family):
         if not m.global_adain:  # the mask regularisers (Section 4.5); constant when masks are all ones
             # R1 on the translation masks, computed from detached codes (and a detached similarity)
             r1 = mask_content_consistency(cross["m_r1"], c, content_cosine_similarity(c))
-            r3 = sum(mask_area(mk) for mk in (mask, back["m"], self_mask))
+            r3 = mask_area(mask) + mask_area(back["m"]) + mask_area(self_mask)
             half = x.shape[0] // 2
             r2 = style_contrast(s_f[:half], s_f[half:])
             loss = loss + DIRECTIONS * (m.lambda_r1 * r1 + m.lambda_r3 * r3) + m.lambda_r2 * r2
@@ -336,7 +336,7 @@ class LOMIT(Family):
         """
         exemplar = guidance.exemplar_for(x)
         region = guidance.region
-        nets = Nets(self.networks)
+        nets = Nets(dict(self.networks.items()))
         b = x.shape[0]
         both = torch.cat([x, exemplar])
         c = nets["content_encoder"](both)
@@ -347,7 +347,7 @@ class LOMIT(Family):
                                  f"got {tuple(region.shape)}")
             region = region.to(m.dtype).clamp(0, 1).expand(b, 1, *x.shape[-2:])
             m = torch.cat([downsample_mask(region, tuple(c.shape[-2:])), m[b:]])
-        mask = upsample_mask(m, tuple(x.shape[-2:]))
+        mask = upsample_mask(m, (x.shape[-2], x.shape[-1]))
         if region is not None:
             mask = torch.cat([region, mask[b:]])
         s_f, s_b = nets["style_encoder"](mask * both, (1 - mask) * both)

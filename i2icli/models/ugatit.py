@@ -361,7 +361,7 @@ class UGATIT(Family):
         direction = guidance.direction or "a2b"
         if direction not in ("a2b", "b2a"):
             raise ConfigError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-        gen: UGATITGenerator = self.networks["gen_ab" if direction == "a2b" else "gen_ba"]
+        gen = self.networks["gen_ab" if direction == "a2b" else "gen_ba"]  # a UGATITGenerator
         h, w = x.shape[-2:]
         size = self.cfg.data.image_size
         if not self.mcfg.light and (h, w) != (size, size):
@@ -373,7 +373,7 @@ class UGATIT(Family):
         xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x
         out = gen(xp)
         image = out.image[..., :h, :w]
-        attention = attention_map(out.heatmap, tuple(xp.shape[-2:]))[..., :h, :w]
+        attention = attention_map(out.heatmap, (xp.shape[-2], xp.shape[-1]))[..., :h, :w]
         return {"output": image, "attention": attention}
 
     def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:

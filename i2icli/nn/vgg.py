@@ -51,6 +51,9 @@ class VGG19Features(nn.Module):
     (Gatys et al. style transfer's choice; not used by our papers' defaults).
     """
 
+    mean: Tensor  # (1, 3, 1, 1) ImageNet channel means (buffer)
+    std: Tensor  # (1, 3, 1, 1) ImageNet channel stds (buffer)
+
     def __init__(self, layers: Sequence[str], weights: Literal["imagenet", "random"] = "imagenet",
                  directory: str | None = None, pool: Literal["max", "avg"] = "max", seed: int = 0):
         super().__init__()

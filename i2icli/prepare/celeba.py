@@ -133,18 +133,17 @@ def read_partition(path: Path) -> dict[str, int]:
 
 def read_bboxes(path: Path) -> dict[str, tuple[float, float, float, float]]:
     """list_bbox_celeba.txt: count line, header line, then 'FILE x_1 y_1 width height'."""
-    out = {}
+    out: dict[str, tuple[float, float, float, float]] = {}
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     for no, line in enumerate(lines[2:], start=3):
         parts = line.split()
         if not parts:
             continue
-        try:
-            out[parts[0]] = tuple(float(v) for v in parts[1:5])
+        try:  # a value that is not a number, or fewer than four of them
+            x, y, w, h = (float(v) for v in parts[1:5])
         except ValueError:
             raise DataError(f"{path}:{no}: expected 'FILE x_1 y_1 width height', got {line.strip()!r}") from None
-        if len(out[parts[0]]) != 4:
-            raise DataError(f"{path}:{no}: expected 'FILE x_1 y_1 width height', got {line.strip()!r}")
+        out[parts[0]] = (x, y, w, h)
     return out
 
 

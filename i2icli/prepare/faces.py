@@ -118,8 +118,12 @@ def group_boxes(boxes: list[Box], min_neighbors: int, iou: float = 0.3) -> list[
                 break
         else:
             groups.append([b])
-    out = [tuple(float(v) for v in np.mean(g, axis=0)) for g in groups if len(g) >= min_neighbors]
-    return sorted(out, key=lambda b: -b[2] * b[3])  # type: ignore[return-value]
+    out: list[Box] = []
+    for g in groups:
+        if len(g) >= min_neighbors:
+            x, y, w, h = (float(v) for v in np.mean(g, axis=0))
+            out.append((x, y, w, h))
+    return sorted(out, key=lambda b: -b[2] * b[3])
 
 
 def detect_faces(img: np.ndarray, detector: DetectorName = "cascade", min_neighbors: int = 3) -> list[Box]:
@@ -175,7 +179,8 @@ def level_eyes(img: np.ndarray, box: Box, landmarks: np.ndarray) -> np.ndarray:
     (lx, ly), (rx, ry) = landmarks[0], landmarks[1]
     angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))  # > 0: the face leans clockwise (y points down)
     centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
-    rotated = Image.fromarray(img).rotate(angle, resample=Image.BILINEAR, center=centre, fillcolor=(0, 0, 0))
+    rotated = Image.fromarray(img).rotate(angle, resample=Image.Resampling.BILINEAR, center=centre,
+                                          fillcolor=(0, 0, 0))
     return np.asarray(rotated)
 
 

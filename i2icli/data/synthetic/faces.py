@@ -202,7 +202,7 @@ class _Canvas:
         """Composite one layer; ``potential`` gives its coverage in the potential face when that differs."""
         win = win or self.full
         if self.img is not None:
-            view = self.img[(slice(None), slice(None), *win)]
+            view = self.img[(slice(None), slice(None)) + win]
             # img += alpha * (colour - img), in place
             tmp = np.asarray(colour, np.float32).T.reshape(3, -1, 1, 1) - view
             tmp *= alpha
@@ -233,11 +233,11 @@ def _influence(layers: list[Layer], n: int, size: int) -> dict[str, np.ndarray]:
     lowest = next((i for i, (_, _, tags) in enumerate(layers) if tags), len(layers))
     through = np.ones((n, size, size), np.float32)  # transmittance from the top down
     for alpha, win, tags in reversed(layers[lowest:]):
-        t = through[(slice(None), *win)]
+        t = through[(slice(None),) + win]
         if tags:
             visible = alpha * t
             for name in tags:
-                out[name][(slice(None), *win)] += visible
+                out[name][(slice(None),) + win] += visible
         t *= 1 - alpha
     return out
 
@@ -304,7 +304,7 @@ def _draw(c: _Canvas, p: Params) -> None:
         eye_area = c.ellipse(ex, ey - 0.025, er * 2.0, er * 1.3, w)
         shadow = eye_area * p["makeup"].reshape(-1, 1, 1)
         c.paint(shadow * f32(0.85), p["shadow_rgb"], ("Heavy_Makeup",), w,
-                potential=lambda area=eye_area: area * f32(0.85))  # makeup = 1
+                potential=lambda: eye_area * f32(0.85))  # noqa: B023 (makeup = 1; paint calls it at once)
         c.paint(c.ellipse(ex, ey, er * 1.5, er, w), np.full((n, 3), 0.97, f32), win=w)
         c.paint(c.ellipse(ex, ey, er * 0.75, er * 0.75, w), p["iris"], win=w)
     # top hair: a cap over the head cut by the fringe line
