@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from i2icli.errors import ConfigError
 
@@ -47,6 +47,9 @@ class ModelSpec:
     - ``requires``: fields that must be given; ``"a|b"`` means either.
     - ``defaults``: values filled in when an accepted field is not given
       (``{"direction": "a2b"}``).
+    - ``synthetic``: the built-in synthetic store (``i2i prepare synthetic
+      digits|faces``) that the model's ``tiny.toml`` trains on: the demo, the
+      contract test over the registry and the wheel check use it.
     """
 
     name: str
@@ -58,6 +61,7 @@ class ModelSpec:
     accepts: tuple[str, ...] = ("direction",)
     requires: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    synthetic: Literal["digits", "faces"] | None = None
 
     def __post_init__(self) -> None:
         from i2icli.guidance import FIELDS
