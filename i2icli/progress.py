@@ -13,6 +13,7 @@ ProgressFn = Callable[..., None]
 OptionalProgress = ProgressFn | None
 
 
-def report(progress: OptionalProgress, description: str, completed: int, total: int | None = None, **fields) -> None:
+def report(progress: OptionalProgress, description: str, completed: int, total: int | None = None,
+           **fields: object) -> None:
     if progress is not None:
         progress(description, completed, total, **fields)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable)
 
 def cli_errors(fn: F) -> F:
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except I2IError as exc:
@@ -80,14 +80,14 @@ class _RichProgress:
         )
         self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self):
+    def __enter__(self) -> _RichProgress:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         return self._progress.__exit__(*exc)
 
-    def __call__(self, description: str, completed: int, total: int | None = None, **fields) -> None:
+    def __call__(self, description: str, completed: int, total: int | None = None, **fields: object) -> None:
         task = self._tasks.get(description)
         if task is None:
             task = self._progress.add_task(description, total=total, rate="", info="")

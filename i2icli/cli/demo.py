@@ -18,6 +18,7 @@ Re-running continues the same run (``--resume auto``) instead of starting over.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -32,13 +33,15 @@ from i2icli.engine import checkpoint as ckpt
 from i2icli.engine.sampling import save_grid
 from i2icli.errors import ConfigError
 from i2icli.images import load_rgb, save_png, to_tensor
+from i2icli.prepare.common import PrepareResult
 from i2icli.prepare.synthetic import DigitsRequest, FacesRequest, prepare_digits, prepare_faces
+from i2icli.progress import ProgressFn
 from i2icli.registry import RECIPES_DIR
 from i2icli.runs import saved_config, training_config
 from i2icli.translate import TranslateRequest, translate_images
 
 
-def _prepare(data: Path, make) -> None:
+def _prepare(data: Path, make: Callable[[ProgressFn], PrepareResult]) -> None:
     if data.exists():
         console.print(f"using the existing {data}")
         return

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from i2icli.cli.common import DeviceOpt, JsonOpt, cli_errors, console, err_console, rich_progress
 from i2icli.metrics import fidelity
-from i2icli.metrics.evaluate import CARequest, EvalRequest, EvalResult, evaluate, evaluate_ca
+from i2icli.metrics.evaluate import CARequest, EvalRequest, EvalResult, Metric, evaluate, evaluate_ca
 
 app = typer.Typer(
     help=(
@@ -115,8 +115,9 @@ def render(result: EvalResult, as_json: bool) -> None:
         console.print(f"appended to {result.log_path}", highlight=False)
 
 
-def _request(metrics, generated, real, pairs, run, runs_root, weights_dir, device, batch_size, seed, no_cache,
-             cache_dir, log, no_log, **extra) -> EvalRequest:
+def _request(metrics: list[Metric], generated: str | None, real: str | None, pairs: str | None, run: Path | None,
+             runs_root: Path, weights_dir: Path | None, device: str, batch_size: int, seed: int, no_cache: bool,
+             cache_dir: Path | None, log: Path | None, no_log: bool, **extra: Any) -> EvalRequest:
     return EvalRequest(metrics=tuple(metrics), generated=generated, real=real, pairs=pairs, run=run,
                        runs_root=runs_root, weights_dir=weights_dir, device=device, batch_size=batch_size, seed=seed,
                        cache=not no_cache, cache_dir=cache_dir, log=log, write_log=not no_log, **extra)
@@ -224,6 +225,8 @@ def all_(generated: GeneratedOpt = None, real: RealOpt = None, pairs: PairsOpt =
          no_cache: NoCacheOpt = False, cache_dir: CacheDirOpt = None, log: LogOpt = None, no_log: NoLogOpt = False,
          as_json: JsonOpt = False) -> None:
     """KID, FID and IS from one feature pass; with --paired also SSIM and LPIPS gt."""
-    metrics = ["kid", "fid", "is"] + (["ssim", "lpips"] if paired else [])
+    metrics: list[Metric] = ["kid", "fid", "is"]
+    if paired:
+        metrics += ["ssim", "lpips"]
     _go(_request(metrics, generated, real, pairs, run, runs_root, weights_dir, device, batch_size, seed, no_cache,
                  cache_dir, log, no_log, extractor=extractor, kid_protocol=protocol), as_json)

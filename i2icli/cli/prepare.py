@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -78,7 +79,7 @@ def _render(result: PrepareResult, as_json: bool) -> None:
             console.print(f"  ... and {len(result.skipped) - 20} more (see --json)")
 
 
-def _run(fn, request, as_json: bool) -> None:
+def _run(fn: Callable[..., PrepareResult], request: object, as_json: bool) -> None:
     with rich_progress(transient=True) as progress:
         result = fn(request, progress=progress)
     _render(result, as_json)

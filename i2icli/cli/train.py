@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -130,7 +131,7 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
     console.print(f"  translate   i2i translate IMAGE --checkpoint {result.run_dir}")
 
 
-def _make_command(spec: registry.ModelSpec):
+def _make_command(spec: registry.ModelSpec) -> Callable[..., None]:
     @cli_errors
     def command(
         recipe: RecipeOpt = None,

@@ -82,7 +82,7 @@ SPLITS = ("train", "test")
 _FLUSH = 256  # images buffered per split before a write
 
 
-def _h5py():
+def _h5py() -> Any:  # the h5py module (no type hints)
     import h5py
 
     return h5py
@@ -103,7 +103,7 @@ class _Pixels:
     negative indices take the ordinary ``ds[i]`` path.
     """
 
-    def __init__(self, ds):
+    def __init__(self, ds: Any) -> None:  # an h5py.Dataset
         self.ds = ds
         self.n = ds.shape[0]
         self.item_shape = tuple(ds.shape[1:])
@@ -240,7 +240,8 @@ class StoreWriter:
             p["chosen"].append(np.asarray(chosen, dtype=np.uint8).reshape(-1))
 
     # -- writing --------------------------------------------------------------------
-    def _dataset(self, group, name: str, shape_tail: tuple[int, ...], dtype, compression: str | None = None):
+    def _dataset(self, group: Any, name: str, shape_tail: tuple[int, ...], dtype: Any,
+                 compression: str | None = None) -> Any:
         """A resizable dataset with one item per chunk (created on first use)."""
         if name in group:
             return group[name]
@@ -250,7 +251,7 @@ class StoreWriter:
         return group.create_dataset(name, shape=(0, *shape_tail), maxshape=(None, *shape_tail), dtype=dtype, **kwargs)
 
     @staticmethod
-    def _append(ds, values) -> None:
+    def _append(ds: Any, values: Any) -> None:
         n = ds.shape[0]
         ds.resize(n + len(values), axis=0)
         ds[n:] = values
@@ -352,7 +353,7 @@ class StoreWriter:
     def __enter__(self) -> StoreWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
             self.commit()
         else:
@@ -366,7 +367,7 @@ def _reason(exc: OSError | RuntimeError) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
-def _checksum_items(f) -> Iterator[tuple[str, Any]]:
+def _checksum_items(f: Any) -> Iterator[tuple[str, Any]]:
     for split in SPLITS:
         if split not in f:
             continue
@@ -378,7 +379,7 @@ def _checksum_items(f) -> Iterator[tuple[str, Any]]:
             yield f"{split}/pairs/truth", g["pairs"]["truth"]
 
 
-def _checksum(f) -> str:
+def _checksum(f: Any) -> str:
     h = hashlib.sha256()
     for key, ds in _checksum_items(f):
         h.update(key.encode())
@@ -436,7 +437,7 @@ class Store:
         finally:
             f.close()
 
-    def _read_meta(self, f) -> None:
+    def _read_meta(self, f: Any) -> None:
         a = f.attrs
         if a.get("format") != FORMAT:
             raise self._bad("not an i2i store (missing format attribute); create one with `i2i prepare ...`")
@@ -501,7 +502,7 @@ class Store:
                 chosen = p["chosen"][:] if self.attributes else None
                 self._pairs[split] = Pairs(inp, ex, chosen)
 
-    def _file(self):
+    def _file(self) -> Any:
         """The h5py handle of *this* process (reopened after fork/unpickle)."""
         if self._fh is None or self._pid != os.getpid():
             self._datasets = {}
@@ -521,7 +522,7 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __getstate__(self) -> dict[str, Any]:

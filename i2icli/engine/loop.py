@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,14 +261,14 @@ def _prepare_run_dir(req: TrainRequest, p: TrainPlan) -> None:
 class _QueueProgress:
     """Forwards rank 0's progress calls from a spawned process to the parent."""
 
-    def __init__(self, queue):
+    def __init__(self, queue: Any) -> None:  # a multiprocessing queue
         self.queue = queue
 
-    def __call__(self, description: str, completed: int, total: int | None = None, **fields) -> None:
+    def __call__(self, description: str, completed: int, total: int | None = None, **fields: object) -> None:
         self.queue.put(("progress", description, completed, total, fields))
 
 
-def _spawn_entry(rank: int, req: TrainRequest, p: TrainPlan, port: int, queue) -> None:
+def _spawn_entry(rank: int, req: TrainRequest, p: TrainPlan, port: int, queue: Any) -> None:
     device = _rank_device(p.device, req.gpus[rank] if req.gpus else rank) if p.device.startswith("cuda") else p.device
     info = D.DistInfo(rank, p.world_size, rank, p.backend, device)
     if device == "cpu":  # share the cores instead of oversubscribing them (as torchrun's OMP_NUM_THREADS=1 does)
@@ -379,7 +380,7 @@ def _build_frozen(family: Family, device: str) -> dict[str, nn.Module]:
 
 
 
-def _next_batch(batches):
+def _next_batch(batches: Iterator[Any]) -> Any:
     """The next batch; a user error raised in a DataLoader worker comes back as one line.
 
     PyTorch re-raises worker exceptions with the worker's traceback folded into
@@ -512,7 +513,7 @@ class _StopFlag:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: object) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
+from i2icli.data.keyed import KeyedDataset
 from i2icli.errors import ConfigError
 from i2icli.guidance import Guidance
 from i2icli.models.base import Family, Logs, Nets, Phase
@@ -151,7 +152,7 @@ class AttributeClassifier(Family):
         return cols
 
 
-def _dataset(cfg: RunConfig, split: str):
+def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
     from i2icli.data.datasets import attribute_dataset
 
     return attribute_dataset(cfg, split)

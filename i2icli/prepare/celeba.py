@@ -32,6 +32,8 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import center_crop, resize
 from i2icli.errors import DataError
@@ -147,11 +149,11 @@ def read_bboxes(path: Path) -> dict[str, tuple[float, float, float, float]]:
     return out
 
 
-def decode_aligned(job: Job, size: int, min_size: int):
+def decode_aligned(job: Job, size: int, min_size: int) -> np.ndarray:
     return resize(center_crop(load_checked(job.path, min_size), ALIGNED_CROP), size)
 
 
-def decode_wild(job: Job, size: int, margin: float, min_size: int):
+def decode_wild(job: Job, size: int, margin: float, min_size: int) -> np.ndarray:
     img = load_checked(job.path, min_size)
     box = job.extra
     if box is None:

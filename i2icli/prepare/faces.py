@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -69,7 +69,7 @@ _PASSES = 3
 _RELATIVE = 0.5  # faces smaller than this fraction of the largest one are dropped (mostly false positives)
 
 
-def _cascade():
+def _cascade() -> Any:  # skimage.feature.Cascade
     from skimage import data
     from skimage.feature import Cascade
 
@@ -87,7 +87,7 @@ def mtcnn_available() -> bool:
     return True
 
 
-def _mtcnn():
+def _mtcnn() -> Any:  # facenet_pytorch.MTCNN
     key = (os.getpid(), "mtcnn")
     if key not in _DETECTORS:
         try:
@@ -196,7 +196,7 @@ def crop_box(img: np.ndarray, box: Box, margin: float) -> np.ndarray:
 
 
 def decode_faces(job: Job, size: int, detector: DetectorName, margin: float, multiple: Multiple, min_size: int,
-                 min_neighbors: int, align: bool = False):
+                 min_neighbors: int, align: bool = False) -> list[dict[str, Any]]:
     img = load_checked(job.path, min_size)
     if align:
         found = detect_landmarks(img)

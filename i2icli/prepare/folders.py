@@ -41,7 +41,7 @@ def load_checked(path: str, min_size: int) -> np.ndarray:
     return img
 
 
-def decode_square(job: Job, size: int, crop: Crop, min_size: int):
+def decode_square(job: Job, size: int, crop: Crop, min_size: int) -> np.ndarray:
     """Read, optionally center-crop to a square, resize to ``size`` x ``size``."""
     img = load_checked(job.path, min_size)
     if crop == "center":

@@ -104,7 +104,7 @@ def canny(img: np.ndarray, p: CannyParams = CannyParams()) -> np.ndarray:
 
 
 def decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, canny_params: CannyParams,
-                  reverse: bool, min_size: int):
+                  reverse: bool, min_size: int) -> dict[str, np.ndarray]:
     img = load_checked(job.path, min_size)
     if method == "ab":
         h, w = img.shape[:2]
