@@ -39,8 +39,9 @@ step "2/7 install it (not editable) into a scratch venv that reuses $VENV's depe
 "$PY" -m pip --python "$WORK/venv/bin/python" install -q --no-deps --no-index --no-cache-dir "$WHEEL" \
     || fail "pip install $WHEEL"
 SITE=$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-DEPS=$("$PY" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-echo "$DEPS" >"$SITE/_i2i_wheel_check_deps.pth"  # after the install, so pip never sees the test venv's i2icli
+# after the install, so pip never sees the test venv's i2icli; purelib and platlib (the same folder on most systems)
+"$PY" -c 'import sysconfig; print(*dict.fromkeys(sysconfig.get_path(k) for k in ("purelib", "platlib")), sep="\n")' \
+    >"$SITE/_i2i_wheel_check_deps.pth"
 export PATH="$WORK/venv/bin:$PATH"
 cd "$WORK/run"
 
