@@ -21,7 +21,7 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 step() { printf '[wheel-check %3ss] %s\n' "$SECONDS" "$*"; }
 fail() { printf '[wheel-check] FAILED: %s\n' "$*" >&2; exit 1; }
 
-step "1/7 build the wheel from a clean copy of the tracked and new files (no stale build/)"
+step "1/8 build the wheel from a clean copy of the tracked and new files (no stale build/)"
 mkdir "$WORK/src" "$WORK/dist" "$WORK/run"
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     # -co --exclude-standard: tracked files plus new files that are not ignored; symlinks stay symlinks
@@ -34,7 +34,7 @@ fi
 WHEEL=$(ls "$WORK"/dist/i2icli-*.whl)
 step "    $(basename "$WHEEL")"
 
-step "2/7 install it (not editable) into a scratch venv that reuses $VENV's dependencies"
+step "2/8 install it (not editable) into a scratch venv that reuses $VENV's dependencies"
 "$PY" -m venv --without-pip "$WORK/venv"
 "$PY" -m pip --python "$WORK/venv/bin/python" install -q --no-deps --no-index --no-cache-dir "$WHEEL" \
     || fail "pip install $WHEEL"
@@ -45,7 +45,7 @@ SITE=$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("p
 export PATH="$WORK/venv/bin:$PATH"
 cd "$WORK/run"
 
-step "3/7 the installed package is the wheel's, with its recipes"
+step "3/8 the installed package is the wheel's, with its recipes"
 python - "$SITE" <<'EOF' || fail "the installed package"
 import sys
 from pathlib import Path
@@ -64,24 +64,24 @@ assert (where.parent / "py.typed").is_file(), "py.typed missing from the wheel"
 print(f"    i2icli from {where.parent}; {sum(1 for _ in RECIPES_DIR.glob('*/*.toml'))} recipes")
 EOF
 
-step "4/7 i2i --help; i2i train ugatit --help"
+step "4/8 i2i --help; i2i train ugatit --help"
 i2i --help >help.txt || fail "i2i --help"
 grep -q "train" help.txt || fail "i2i --help does not list train"
 i2i train ugatit --help >train_help.txt || fail "i2i train ugatit --help"
 grep -q "tiny" train_help.txt || fail "i2i train ugatit --help does not list the shipped recipes"
 
-step "5/7 i2i prepare synthetic digits (tiny)"
+step "5/8 i2i prepare synthetic digits (tiny)"
 i2i prepare synthetic digits --out digits.h5 --count 16 --test-count 4 >prepare.log 2>&1 \
     || { cat prepare.log; fail "i2i prepare synthetic digits"; }
 
-step "6/7 i2i train ugatit --recipe tiny (the shipped recipe, 2 iterations)"
+step "6/8 i2i train ugatit --recipe tiny (the shipped recipe, 2 iterations)"
 i2i train ugatit --recipe tiny --data digits.h5 --out run --device cpu --threads 1 \
     --set train.iterations=2 --set train.batch_size=2 --set train.log_every=1 \
     --set train.sample_every=2 --set train.checkpoint_every=2 --set data.num_workers=0 >train.log 2>&1 \
     || { cat train.log; fail "i2i train ugatit --recipe tiny"; }
 test -f run/checkpoints/step_00000002/weights.safetensors || { cat train.log; fail "no checkpoint after training"; }
 
-step "7/7 i2i translate one image"
+step "7/8 i2i translate one image"
 python - <<'EOF' || fail "writing a test image"
 from i2icli.data.store import open_store
 from i2icli.images import save_png
@@ -92,4 +92,8 @@ i2i translate digit.png --checkpoint run --out out.png --device cpu >translate.l
     || { cat translate.log; fail "i2i translate"; }
 python -c 'from PIL import Image; im = Image.open("out.png"); assert im.size == (32, 32), im.size' \
     || fail "out.png is not a 32 px image"
+step "8/8 i2i demo --model ugatit (2 iterations: the demo finds its recipe in the wheel)"
+i2i demo --model ugatit --iterations 2 --count 10 --images 1 --out demo-run >demo.log 2>&1 \
+    || { cat demo.log; fail "i2i demo"; }
+test -f demo-run/demo_grid.png || { cat demo.log; fail "i2i demo wrote no grid"; }
 step "passed"
