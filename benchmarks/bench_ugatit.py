@@ -78,7 +78,8 @@ COMPILED = "ours-compiled"
 
 
 def make_family(size: int, seed: int = 0) -> UGATIT:
-    model = UGATITConfig(light=True, ch=64, n_res=4, local_disc_layers=5, global_disc_layers=7 if size >= 96 else 6)
+    model = UGATITConfig(light=True, channels=64, n_res_blocks=4, n_local_disc_layers=5,
+                         n_global_disc_layers=7 if size >= 96 else 6)
     cfg = RunConfig(model="ugatit", model_cfg=model, data=DataConfig(image_size=size, load_size=size),
                     train=TrainConfig(lr=1e-4, betas=(0.5, 0.999), weight_decay=1e-4), recipe="benchmark")
     torch.manual_seed(seed)
@@ -307,7 +308,7 @@ def bench_size(size: int, repeats: int, names: list[str], latency_repeats: int) 
             wall[name].append(t.wall)
     latency = translate_latency(fams["ours"], size, latency_repeats)
     return {"size": size, "cpu": cpu, "wall": wall, "first": first, "diffs": diffs, "latency": latency,
-            "global_layers": fams["ours"].mcfg.global_disc_layers}
+            "global_layers": fams["ours"].mcfg.n_global_disc_layers}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,9 +174,12 @@ def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
     """
     hints = typing.get_type_hints(cls)
     valid = [f.name for f in fields(cls) if f.init]
+    renamed = renamed_fields(cls)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in valid:
+            if key in renamed:
+                raise ConfigError(f"{where}: key {key!r} was renamed to {renamed[key]!r}; use {renamed[key]} = ...")
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
@@ -186,6 +189,34 @@ def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return obj
+
+
+def renamed_fields(cls: type) -> dict[str, str]:
+    """``{old: new}`` names a config class declares in its ``RENAMED`` class variable (none by default).
+
+    Field names follow one convention (docs/ARCHITECTURE.md, "Config field
+    names"); when a field is renamed the class keeps the old name here so that
+    runs saved before the rename still load (:func:`upgrade_renamed`).
+    """
+    return dict(getattr(cls, "RENAMED", {}))
+
+
+def upgrade_renamed(cls: type, table: dict[str, Any], where: str) -> dict[str, Any]:
+    """``table`` with ``cls``'s old field names replaced by the new ones (for saved run configs only).
+
+    Recipes and ``--set`` must use the current names (:func:`build_dataclass`
+    refuses old ones, naming the new one); a run's own ``config.toml`` written
+    before a rename is upgraded here so that resume, translate and eval keep
+    working on it.  A table that has both names of one field is an error.
+    """
+    renamed = renamed_fields(cls)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        new = renamed.get(key, key)
+        if new in out or (new != key and new in table):
+            raise ConfigError(f"{where}: both {key!r} and its new name {new!r} are set; keep only {new!r}")
+        out[new] = value
+    return out
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from i2icli.config import RunConfig, read_recipe, resolve, toml_value
+from i2icli.config import RunConfig, read_recipe, resolve, toml_value, upgrade_renamed
 from i2icli.engine import checkpoint as ckpt
 from i2icli.errors import ConfigError, DataError
 from i2icli.registry import config_cls_for, get
@@ -39,6 +39,10 @@ def saved_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
     if not path.is_file():
         raise DataError(f"{run_dir}: not a run directory (no config.toml); pass the folder `i2i train` wrote")
     raw = read_recipe(path)
+    model = raw.get("model")
+    if isinstance(model, dict) and isinstance(model.get("name"), str):
+        # a run saved before a config field was renamed: read its old names as the new ones
+        raw["model"] = upgrade_renamed(config_cls_for(model["name"]), model, f"{path} [model]")
     return resolve(raw, config_cls_for, str(path), overrides=list(overrides))
 
 

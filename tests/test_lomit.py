@@ -89,8 +89,8 @@ def test_initialisation_he_for_generator_normal_for_discriminator():
 def test_config_errors_are_user_errors():
     with pytest.raises(ConfigError, match="attributes"):
         LOMIT(tiny_cfg().__class__(model="lomit", model_cfg=tiny_model(), recipe="r.toml"))
-    with pytest.raises(ConfigError, match="disc_layers"):
-        LOMIT(tiny_cfg(size=32, model=tiny_model(disc_layers=6)))
+    with pytest.raises(ConfigError, match="n_disc_layers"):
+        LOMIT(tiny_cfg(size=32, model=tiny_model(n_disc_layers=6)))
 
 
 # --------------------------------------------------------------------------- gradient flow

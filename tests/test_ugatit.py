@@ -83,8 +83,8 @@ def test_every_recipe_resolves_and_builds():
             assert (t.lr, t.betas, t.weight_decay, t.batch_size) == (1e-4, (0.5, 0.999), 1e-4, 1)
             assert t.lr_schedule == "linear_half" and t.iterations == 1_000_000
             m = cfg.model_cfg
-            assert (m.adv_weight, m.cycle_weight, m.identity_weight, m.cam_weight) == (1.0, 10.0, 10.0, 1000.0)
-            assert m.light == recipe.endswith("_light.toml") and (m.ch, m.n_res) == (64, 4)
+            assert (m.lambda_adv, m.lambda_cycle, m.lambda_identity, m.lambda_cam) == (1.0, 10.0, 10.0, 1000.0)
+            assert m.light == recipe.endswith("_light.toml") and (m.channels, m.n_res_blocks) == (64, 4)
         key = (cfg.model_cfg, cfg.data.image_size)  # the paper's datasets share one architecture
         if key not in built:
             with torch.device("meta"):
@@ -107,8 +107,8 @@ def test_registered_spec():
 def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="rho_init_res"):
         load("tiny.toml", "model.rho_init_res=1.5")
-    with pytest.raises(ConfigError, match="global_disc_layers = 7 needs images of at least 96 px"):
-        UGATIT(load("tiny.toml", "model.global_disc_layers=7"))
+    with pytest.raises(ConfigError, match="n_global_disc_layers = 7 needs images of at least 96 px"):
+        UGATIT(load("tiny.toml", "model.n_global_disc_layers=7"))
     with pytest.raises(ConfigError, match="multiple of 4"):
         UGATIT(load("tiny.toml", "data.image_size=30"))
     with pytest.raises(ConfigError, match="unknown key 'n_resblocks'"):
@@ -117,7 +117,7 @@ def test_config_errors_name_the_key():
 
 def test_rho_initial_values_and_init_std():
     torch.manual_seed(0)
-    fam = UGATIT(load("tiny.toml", "model.ch=16"))
+    fam = UGATIT(load("tiny.toml", "model.channels=16"))
     gen = fam.networks["gen_ab"]
     adalin = [m for m in gen.modules() if isinstance(m, AdaLIN)]
     lin = [m for m in gen.modules() if isinstance(m, LIN)]
@@ -285,7 +285,7 @@ def test_losses_match_the_authors_formulation_of_eq_7():
 
 def test_loss_weights_come_from_the_config():
     torch.manual_seed(0)
-    fam = UGATIT(load("tiny.toml", "model.cam_weight=0.0", "model.cycle_weight=2.0"))
+    fam = UGATIT(load("tiny.toml", "model.lambda_cam=0.0", "model.lambda_cycle=2.0"))
     fam.networks.eval()
     with torch.no_grad():
         loss, logs = fam.step("generator", Nets(fam.networks), tiny_batches(1)[0], 0)
@@ -360,7 +360,7 @@ def test_channels_last_training_matches_contiguous():
     """The engine's train.channels_last option: same losses (up to rounding); AdaLIN blocks keep NHWC
     (nn.InstanceNorm2d in the encoder returns NCHW, which the convolutions accept)."""
     torch.manual_seed(0)
-    fam = UGATIT(load("tiny.toml", "model.n_res=1"))
+    fam = UGATIT(load("tiny.toml", "model.n_res_blocks=1"))
     fam_cl = copy.deepcopy(fam)
     fam_cl.networks.to(memory_format=torch.channels_last)
     batch = tiny_batches(1)[0]

@@ -37,6 +37,17 @@ Where the paper is silent we follow the authors' PyTorch code
 
 Deliberate differences from that code, each with the same maths or a fix:
 
+- initialisation: every conv/linear weight ~ N(0, 0.02) and biases 0
+  (``init_std``), as App. B.2 states ("initialized from a zero-centered normal
+  distribution with a standard deviation of 0.02") and as the authors'
+  TensorFlow code does (``weight_init = tf.random_normal_initializer(0, 0.02)``
+  in taki0112/UGATIT ``ops.py``).  The PyTorch port never re-initialises
+  (no ``init`` call in ``networks.py``/``UGATIT.py`` at znxlwm/UGATIT-pytorch
+  b8c4251), so its convs and linears keep torch's default Kaiming-uniform
+  (a = sqrt(5)) weights and uniform biases.  We follow the paper and the code
+  that produced its numbers; results compared against the PyTorch port start
+  from a different initialisation;
+
 - the discriminator step computes the fakes under ``torch.no_grad()``.  The
   authors back-propagate the D loss through both generators and then discard
   those gradients; the discriminator gradients are identical either way
@@ -63,7 +74,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +97,7 @@ from i2icli.nn import (
     clip_rho_,
     conv2d,
     conv_block,
+    factories,
     init_normal_,
     instance_norm,
 )
@@ -105,35 +117,41 @@ class UGATITConfig:
     paper's text.  ``rho_init_up`` (LIN in the up-sampling blocks): 0, as paper
     and code agree.
 
-    ``local_disc_layers`` / ``global_disc_layers``: depth of the local and
+    ``n_local_disc_layers`` / ``n_global_disc_layers``: depth of the local and
     global discriminators as in the authors' code (``n_layers - 2`` stride-2
     convs); 5 and 7 give the 70 and 286 px receptive fields of Tables 5-6.
     The global one needs images of at least 96 px; small recipes use fewer.
     """
 
+    RENAMED: ClassVar[dict[str, str]] = {  # old names, read from runs saved before the naming convention
+        "ch": "channels", "n_res": "n_res_blocks", "local_disc_layers": "n_local_disc_layers",
+        "global_disc_layers": "n_global_disc_layers", "adv_weight": "lambda_adv", "cycle_weight": "lambda_cycle",
+        "identity_weight": "lambda_identity", "cam_weight": "lambda_cam"}
+
     light: bool = False  # gamma/beta MLP over pooled features (the authors' "light" model)
-    ch: int = 64  # base width of generators and discriminators (Tables 4-6)
-    n_res: int = 4  # residual blocks in the encoder and in the decoder
-    local_disc_layers: int = 5
-    global_disc_layers: int = 7
-    adv_weight: float = 1.0  # lambda_1, Eq. 7
-    cycle_weight: float = 10.0  # lambda_2
-    identity_weight: float = 10.0  # lambda_3
-    cam_weight: float = 1000.0  # lambda_4
+    channels: int = 64  # base width of generators and discriminators (Tables 4-6)
+    n_res_blocks: int = 4  # residual blocks in the encoder and in the decoder
+    n_local_disc_layers: int = 5
+    n_global_disc_layers: int = 7
+    lambda_adv: float = 1.0  # lambda_1, Eq. 7
+    lambda_cycle: float = 10.0  # lambda_2
+    lambda_identity: float = 10.0  # lambda_3
+    lambda_cam: float = 1000.0  # lambda_4
     rho_init_res: float = 0.9
     rho_init_up: float = 0.0
-    init_std: float = 0.02  # N(0, 0.02) weight init (App. B.2)
+    init_std: float = 0.02  # N(0, 0.02) weight init (App. B.2, TF code; the PyTorch port keeps torch's default)
 
     def __post_init__(self) -> None:
-        if self.ch < 1 or self.n_res < 0:
-            raise ValueError(f"ch must be >= 1 and n_res >= 0 (got ch={self.ch}, n_res={self.n_res})")
-        for name in ("local_disc_layers", "global_disc_layers"):
+        if self.channels < 1 or self.n_res_blocks < 0:
+            raise ValueError(f"channels must be >= 1 and n_res_blocks >= 0 "
+                             f"(got channels={self.channels}, n_res_blocks={self.n_res_blocks})")
+        for name in ("n_local_disc_layers", "n_global_disc_layers"):
             if getattr(self, name) < 3:
                 raise ValueError(f"{name} must be >= 3, got {getattr(self, name)}")
         for name in ("rho_init_res", "rho_init_up"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("adv_weight", "cycle_weight", "identity_weight", "cam_weight", "init_std"):
+        for name in ("lambda_adv", "lambda_cycle", "lambda_identity", "lambda_cam", "init_std"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -156,7 +174,7 @@ class UGATITGenerator(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ch: int = 64, n_res: int = 4,
                  image_size: int = 256, light: bool = False, rho_init_res: float = 0.9, rho_init_up: float = 0.0):
         super().__init__()
-        relu = functools.partial(nn.ReLU, inplace=True)
+        relu = factories.relu(inplace=True)
         width = 4 * ch  # after two stride-2 convs
         self.light = light
         self.image_size = image_size
@@ -238,15 +256,15 @@ class UGATIT(Family):
         self.mcfg = m
 
         def gen() -> UGATITGenerator:
-            return UGATITGenerator(3, 3, m.ch, m.n_res, size, m.light, m.rho_init_res, m.rho_init_up)
+            return UGATITGenerator(3, 3, m.channels, m.n_res_blocks, size, m.light, m.rho_init_res, m.rho_init_up)
 
         nets: dict[str, nn.Module] = {"gen_ab": gen(), "gen_ba": gen()}
         for dom in ("a", "b"):
-            for scale, layers in (("global", m.global_disc_layers), ("local", m.local_disc_layers)):
-                d = UGATITDiscriminator(3, m.ch, layers)
+            for scale, layers in (("global", m.n_global_disc_layers), ("local", m.n_local_disc_layers)):
+                d = UGATITDiscriminator(3, m.channels, layers)
                 if d.min_input_size() > size:
                     raise ConfigError(
-                        f"model.{scale}_disc_layers = {layers} needs images of at least {d.min_input_size()} px, "
+                        f"model.n_{scale}_disc_layers = {layers} needs images of at least {d.min_input_size()} px, "
                         f"but data.image_size = {size}; use fewer layers or larger images")
                 nets[f"disc_{scale}_{dom}"] = d
         self.networks = nn.ModuleDict(nets)
@@ -293,7 +311,7 @@ class UGATIT(Family):
                     r, f = d(real), d(fake)
                 adv = adv + lsgan_d_loss(r.logits, f.logits)
                 cam = cam + lsgan_d_loss(r.cam_logits, f.cam_logits)
-        loss = self.mcfg.adv_weight * (adv + cam)
+        loss = self.mcfg.lambda_adv * (adv + cam)
         return loss, {"d_loss": loss.detach(), "d_adv": adv.detach(), "d_cam": cam.detach()}
 
     def generator_loss(self, nets: Nets, real_a: Tensor, real_b: Tensor, *,
@@ -329,7 +347,7 @@ class UGATIT(Family):
         cycle = l1_loss(aba.image, real_a) + l1_loss(bab.image, real_b)
         identity = l1_loss(aa.image, real_a) + l1_loss(bb.image, real_b)
         cam = cam_bce_loss(ab.cam_logits, bb.cam_logits) + cam_bce_loss(ba.cam_logits, aa.cam_logits)  # Eq. 5
-        loss = m.adv_weight * adv + m.cycle_weight * cycle + m.identity_weight * identity + m.cam_weight * cam
+        loss = m.lambda_adv * adv + m.lambda_cycle * cycle + m.lambda_identity * identity + m.lambda_cam * cam
         logs = {"g_loss": loss, "g_adv": adv, "g_cycle": cycle, "g_identity": identity, "g_cam": cam}
         logs.update(self._rho_means())
         return loss, {k: v.detach() for k, v in logs.items()}

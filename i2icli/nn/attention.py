@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from i2icli.nn.blocks import ActFactory, linear
+from i2icli.nn.blocks import linear
+from i2icli.nn.factories import ActFactory
 from i2icli.nn.init import raw_weight
 
 

@@ -15,14 +15,13 @@ so the paper's global discriminator needs inputs of at least 96 px
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import NamedTuple
 
 from torch import Tensor, nn
 
 from i2icli.nn.attention import CAMAttention
 from i2icli.nn.blocks import conv2d
+from i2icli.nn.factories import ActFactory, leaky_relu
 
 
 class DiscriminatorOutput(NamedTuple):
@@ -62,7 +61,7 @@ class UGATITDiscriminator(nn.Module):
         if n_layers < 3:
             raise ValueError(f"n_layers must be >= 3 (two encoder convs and the classifier), got {n_layers}")
         self.n_layers = n_layers
-        act = functools.partial(nn.LeakyReLU, negative_slope, inplace=True)
+        act = leaky_relu(negative_slope, inplace=True)
         sn = spectral_norm
         layers: list[nn.Module] = [conv2d(in_channels, ch, 4, 2, 1, pad_mode="reflect", spectral_norm=sn), act()]
         width = ch
@@ -115,15 +114,14 @@ class UGATITDiscriminator(nn.Module):
 # ``2**layers``.
 
 
-def _stargan_leaky_relu() -> nn.Module:
-    return nn.LeakyReLU(0.01)
+_LEAKY_RELU_001: ActFactory = leaky_relu(0.01)  # StarGAN's slope
 
 
 class PatchClassifierDiscriminator(nn.Module):
     """``forward(x)`` -> ``(src, cls)``: (B,1,s,s) PatchGAN scores and (B, num_classes) logits."""
 
     def __init__(self, image_size: int, num_classes: int, in_channels: int = 3, channels: int = 64, layers: int = 6,
-                 max_channels: int = 2048, activation: Callable[[], nn.Module] = _stargan_leaky_relu):
+                 max_channels: int = 2048, activation: ActFactory = _LEAKY_RELU_001):
         super().__init__()
         if layers < 1 or image_size % (2 ** layers) != 0:
             raise ValueError(f"image size {image_size} is not divisible by 2**layers = {2 ** layers}")
