@@ -35,6 +35,7 @@ test-all: venv
 	$(BIN)/python -m pytest -q
 
 bench: venv
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

@@ -375,3 +375,28 @@ def test_channels_last_training_matches_contiguous():
         h = fam_cl.networks["gen_ab"].encoder(batch_cl["a"]).contiguous(memory_format=torch.channels_last)
         y = fam_cl.networks["gen_ab"].decoder[0](h, torch.ones(1, h.shape[1]), torch.zeros(1, h.shape[1]))
     assert y.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize(("cam", "norm"), [("both", "adalin"), ("none", "adalin"), ("no_g", "adalin"),
+                                           ("no_d", "adalin"), ("both", "in"), ("both", "ln"), ("both", "adain"),
+                                           ("both", "gn"), ("both", "lin")])
+def test_table1_ablations_build_train_and_drop_only_their_part(cam, norm):
+    torch.manual_seed(0)
+    fam = UGATIT(load("tiny.toml", f"model.cam={cam!r}", f"model.norm={norm!r}"))
+    gen, disc = fam.networks["gen_ab"], fam.networks["disc_local_a"]
+    assert (gen.cam is not None) == (cam in ("both", "no_d"))
+    assert (disc.cam is not None) == (cam in ("both", "no_g"))
+    assert hasattr(gen, "mlp") == (norm in ("adalin", "adain"))  # nothing adaptive is left otherwise
+    kinds = {type(m).__name__ for m in gen.decoder.modules()}
+    want = {"adalin": "AdaLIN", "in": "InstanceNorm2d", "ln": "GroupNorm", "adain": "AdaIN", "gn": "GroupNorm",
+            "lin": "LIN"}[norm]
+    assert want in kinds
+    b = {"a": torch.rand(1, 3, 32, 32) * 2 - 1, "b": torch.rand(1, 3, 32, 32) * 2 - 1}
+    hist, _ = drive(fam, [b, b])
+    logs = hist[-1][2]
+    assert all(torch.isfinite(v) for v in logs.values())
+    assert (float(logs["g_cam"]) == 0.0) == (cam in ("none", "no_g"))
+    fam.networks.eval()
+    with torch.no_grad():
+        out = fam.translate(b["a"], Guidance(direction="a2b"))
+    assert out["output"].shape == (1, 3, 32, 32) and 0 <= float(out["attention"].min()) <= 1

@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -88,6 +88,7 @@ from i2icli.losses import cam_bce_loss, l1_loss, lsgan_d_loss, lsgan_g_loss
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.nn import (
     LIN,
+    AdaIN,
     AdaLIN,
     AdaptiveResidualBlock,
     CAMAttention,
@@ -101,8 +102,11 @@ from i2icli.nn import (
     init_normal_,
     instance_norm,
 )
+from i2icli.nn.norms import layer_norm
 from i2icli.nn.spectral import stacked_calls
 from i2icli.registry import ModelSpec, register
+
+DecoderNorm = Literal["adalin", "in", "ln", "adain", "gn", "lin"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,10 @@ class UGATITConfig:
     rho_init_res: float = 0.9
     rho_init_up: float = 0.0
     init_std: float = 0.02  # N(0, 0.02) weight init (App. B.2, TF code; the PyTorch port keeps torch's default)
+    # Ablations of Table 1 / Fig. 3 (each changes nothing else): attention in both networks, none,
+    # only the discriminators' ("no_g") or only the generators' ("no_d"); the decoder's normalisation.
+    cam: Literal["both", "none", "no_g", "no_d"] = "both"
+    norm: DecoderNorm = "adalin"
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.n_res_blocks < 0:
@@ -162,6 +170,38 @@ class GeneratorOutput(NamedTuple):
     heatmap: Tensor  # (B, 1, H/4, W/4) unnormalised CAM heatmap
 
 
+def _decoder_norms(norm: DecoderNorm, rho_init_res: float, rho_init_up: float) -> tuple[Any, Any, bool]:
+    """(residual-block norm factory, up-sampling norm factory, adaptive?) of a decoder normalisation.
+
+    The paper's model is ``adalin`` (AdaLIN with the MLP's gamma/beta in the
+    residual blocks, LIN in the up-sampling blocks).  The ablations of Fig. 3 /
+    Table 1 use one normalisation in the whole decoder; the paper does not
+    spell them out and the authors' code has no switch, so we read them as:
+    ``in`` / ``ln`` / ``gn`` -- IN, LN or GN (32 groups, fewer if the width
+    needs) with a learned per-channel affine everywhere, and no gamma/beta MLP
+    (nothing adaptive is left); ``adain`` -- AdaIN with the MLP's gamma/beta in
+    the residual blocks and IN with affine in the up-sampling blocks (AdaLIN
+    with rho fixed at 1); ``lin`` -- LIN (learned rho, affine) everywhere, no MLP.
+    """
+    def gn(c: int) -> nn.Module:
+        groups = next(g for g in (32, 16, 8, 4, 2, 1) if c % g == 0)
+        return nn.GroupNorm(groups, c)
+
+    def in_affine(c: int) -> nn.Module:
+        return nn.InstanceNorm2d(c, affine=True)
+
+    lin_up = functools.partial(LIN, rho_init=rho_init_up)
+    table: dict[str, tuple[Any, Any, bool]] = {
+        "adalin": (functools.partial(AdaLIN, rho_init=rho_init_res), lin_up, True),
+        "adain": (AdaIN, in_affine, True),
+        "in": (in_affine, in_affine, False),
+        "ln": (layer_norm, layer_norm, False),
+        "gn": (gn, gn, False),
+        "lin": (functools.partial(LIN, rho_init=rho_init_res), lin_up, False),
+    }
+    return table[norm]
+
+
 class UGATITGenerator(nn.Module):
     """Table 4: encoder (IN) -> CAM -> gamma/beta MLP -> AdaLIN decoder -> LIN up-sampling -> tanh.
 
@@ -169,10 +209,15 @@ class UGATITGenerator(nn.Module):
     flattened (H/4 x W/4 x 4ch) map, so the generator only accepts
     ``image_size`` inputs.  ``light=True``: it takes the globally pooled
     features (authors' code), any size divisible by 4 works.
+
+    Ablations (Table 1, Fig. 3): ``cam=False`` drops the attention module (the
+    decoder reads the encoder's features; no CAM logits, the heatmap is the
+    features' channel sum); ``norm`` replaces AdaLIN/LIN (:func:`_decoder_norms`).
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ch: int = 64, n_res: int = 4,
-                 image_size: int = 256, light: bool = False, rho_init_res: float = 0.9, rho_init_up: float = 0.0):
+                 image_size: int = 256, light: bool = False, rho_init_res: float = 0.9, rho_init_up: float = 0.0,
+                 cam: bool = True, norm: DecoderNorm = "adalin"):
         super().__init__()
         relu = factories.relu(inplace=True)
         width = 4 * ch  # after two stride-2 convs
@@ -186,16 +231,19 @@ class UGATITGenerator(nn.Module):
                        bias=False),
             *[ResidualBlock(width, instance_norm, relu, pad_mode="reflect", bias=False) for _ in range(n_res)],
         )
-        self.cam = CAMAttention(width, relu)
-        mlp_in = width if light else (image_size // 4) ** 2 * width
-        self.mlp = nn.Sequential(nn.Linear(mlp_in, width, bias=False), nn.ReLU(inplace=True),
-                                 nn.Linear(width, width, bias=False), nn.ReLU(inplace=True))
-        self.gamma = nn.Linear(width, width, bias=False)
-        self.beta = nn.Linear(width, width, bias=False)
-        adalin = functools.partial(AdaLIN, rho_init=rho_init_res)
-        self.decoder = nn.ModuleList(
-            [AdaptiveResidualBlock(width, adalin, relu, pad_mode="reflect", bias=False) for _ in range(n_res)])
-        lin = functools.partial(LIN, rho_init=rho_init_up)
+        self.cam = CAMAttention(width, relu) if cam else None
+        res_norm, lin, self.adaptive = _decoder_norms(norm, rho_init_res, rho_init_up)
+        if self.adaptive:
+            mlp_in = width if light else (image_size // 4) ** 2 * width
+            self.mlp = nn.Sequential(nn.Linear(mlp_in, width, bias=False), nn.ReLU(inplace=True),
+                                     nn.Linear(width, width, bias=False), nn.ReLU(inplace=True))
+            self.gamma = nn.Linear(width, width, bias=False)
+            self.beta = nn.Linear(width, width, bias=False)
+            self.decoder = nn.ModuleList(
+                [AdaptiveResidualBlock(width, res_norm, relu, pad_mode="reflect", bias=False) for _ in range(n_res)])
+        else:
+            self.decoder = nn.ModuleList(
+                [ResidualBlock(width, res_norm, relu, pad_mode="reflect", bias=False) for _ in range(n_res)])
         self.upsample = nn.Sequential(
             conv_block(width, 2 * ch, 3, 1, 1, pad_mode="reflect", norm_layer=lin, activation=relu, bias=False,
                        upsample=2),
@@ -210,12 +258,19 @@ class UGATITGenerator(nn.Module):
             raise ValueError(f"the full U-GAT-IT generator takes {self.image_size}x{self.image_size} inputs, "
                              f"got {x.shape[-2]}x{x.shape[-1]}")
         h = self.encoder(x)  # (B, 4ch, H/4, W/4)
-        h, cam_logits, heatmap = self.cam(h)
-        pooled = h.mean(dim=(2, 3)) if self.light else h.flatten(1)
-        z = self.mlp(pooled)
-        gamma, beta = self.gamma(z), self.beta(z)  # (B, 4ch) each
-        for block in self.decoder:
-            h = block(h, gamma, beta)
+        if self.cam is not None:
+            h, cam_logits, heatmap = self.cam(h)
+        else:
+            cam_logits, heatmap = h.new_zeros(h.shape[0], 0), h.sum(1, keepdim=True)
+        if self.adaptive:
+            pooled = h.mean(dim=(2, 3)) if self.light else h.flatten(1)
+            z = self.mlp(pooled)
+            gamma, beta = self.gamma(z), self.beta(z)  # (B, 4ch) each
+            for block in self.decoder:
+                h = block(h, gamma, beta)
+        else:
+            for block in self.decoder:
+                h = block(h)
         return GeneratorOutput(self.upsample(h), cam_logits, heatmap)
 
 
@@ -256,12 +311,13 @@ class UGATIT(Family):
         self.mcfg = m
 
         def gen() -> UGATITGenerator:
-            return UGATITGenerator(3, 3, m.channels, m.n_res_blocks, size, m.light, m.rho_init_res, m.rho_init_up)
+            return UGATITGenerator(3, 3, m.channels, m.n_res_blocks, size, m.light, m.rho_init_res, m.rho_init_up,
+                                   cam=m.cam in ("both", "no_d"), norm=m.norm)
 
         nets: dict[str, nn.Module] = {"gen_ab": gen(), "gen_ba": gen()}
         for dom in ("a", "b"):
             for scale, layers in (("global", m.n_global_disc_layers), ("local", m.n_local_disc_layers)):
-                d = UGATITDiscriminator(3, m.channels, layers)
+                d = UGATITDiscriminator(3, m.channels, layers, cam=m.cam in ("both", "no_g"))
                 if d.min_input_size() > size:
                     raise ConfigError(
                         f"model.n_{scale}_disc_layers = {layers} needs images of at least {d.min_input_size()} px, "
@@ -310,7 +366,8 @@ class UGATIT(Family):
                 else:
                     r, f = d(real), d(fake)
                 adv = adv + lsgan_d_loss(r.logits, f.logits)
-                cam = cam + lsgan_d_loss(r.cam_logits, f.cam_logits)
+                if r.cam_logits.shape[1]:  # absent in the "w/o D_CAM" ablations
+                    cam = cam + lsgan_d_loss(r.cam_logits, f.cam_logits)
         loss = self.mcfg.lambda_adv * (adv + cam)
         return loss, {"d_loss": loss.detach(), "d_adv": adv.detach(), "d_cam": cam.detach()}
 
@@ -343,10 +400,15 @@ class UGATIT(Family):
         for dom, fake in (("a", ba.image), ("b", ab.image)):
             for scale in ("global", "local"):
                 out = nets[f"disc_{scale}_{dom}"](fake)
-                adv = adv + lsgan_g_loss(out.logits) + lsgan_g_loss(out.cam_logits)  # Eqs. 2, 6
+                adv = adv + lsgan_g_loss(out.logits)  # Eq. 2
+                if out.cam_logits.shape[1]:
+                    adv = adv + lsgan_g_loss(out.cam_logits)  # Eq. 6
         cycle = l1_loss(aba.image, real_a) + l1_loss(bab.image, real_b)
         identity = l1_loss(aa.image, real_a) + l1_loss(bb.image, real_b)
-        cam = cam_bce_loss(ab.cam_logits, bb.cam_logits) + cam_bce_loss(ba.cam_logits, aa.cam_logits)  # Eq. 5
+        if ab.cam_logits.shape[1]:
+            cam = cam_bce_loss(ab.cam_logits, bb.cam_logits) + cam_bce_loss(ba.cam_logits, aa.cam_logits)  # Eq. 5
+        else:  # "w/o G_CAM": no auxiliary classifier, no L_cam
+            cam = real_a.new_zeros(())
         loss = m.lambda_adv * adv + m.lambda_cycle * cycle + m.lambda_identity * identity + m.lambda_cam * cam
         logs = {"g_loss": loss, "g_adv": adv, "g_cycle": cycle, "g_identity": identity, "g_cam": cam}
         logs.update(self._rho_means())

@@ -56,7 +56,7 @@ class UGATITDiscriminator(nn.Module):
     """Encoder (SN convs + leaky ReLU) -> CAM -> 4x4 classifier; returns :class:`DiscriminatorOutput`."""
 
     def __init__(self, in_channels: int = 3, ch: int = 64, n_layers: int = 5, *, negative_slope: float = 0.2,
-                 spectral_norm: bool = True):
+                 spectral_norm: bool = True, cam: bool = True):
         super().__init__()
         if n_layers < 3:
             raise ValueError(f"n_layers must be >= 3 (two encoder convs and the classifier), got {n_layers}")
@@ -71,7 +71,8 @@ class UGATITDiscriminator(nn.Module):
         layers += [conv2d(width, 2 * width, 4, 1, 1, pad_mode="reflect", spectral_norm=sn), act()]
         width *= 2
         self.encoder = nn.Sequential(*layers)
-        self.cam = CAMAttention(width, act, spectral_norm=sn)
+        # cam=False: U-GAT-IT's "w/o D_CAM" ablation (Table 1): the classifier reads the encoder's features
+        self.cam = CAMAttention(width, act, spectral_norm=sn) if cam else None
         self.classifier = conv2d(width, 1, 4, 1, 1, pad_mode="reflect", bias=False, spectral_norm=sn)
         self.out_channels = width
 
@@ -87,7 +88,11 @@ class UGATITDiscriminator(nn.Module):
         return size
 
     def forward(self, x: Tensor) -> DiscriminatorOutput:
-        features, cam_logits, heatmap = self.cam(self.encoder(x))
+        """Without CAM, ``cam_logits`` is (B, 0) and the heatmap is the features' channel sum."""
+        h = self.encoder(x)
+        if self.cam is None:
+            return DiscriminatorOutput(self.classifier(h), h.new_zeros(h.shape[0], 0), h.sum(1, keepdim=True))
+        features, cam_logits, heatmap = self.cam(h)
         return DiscriminatorOutput(self.classifier(features), cam_logits, heatmap)
 
 
