@@ -23,7 +23,8 @@ CAM (``model.cam = "none"``) and the decoder normalisations IN, LN, LIN
 (``model.norm``), as Table 1 / Fig. 3.
 
     python benchmarks/bench_ugatit_quality.py --iterations 6000 --eval-every 500 --seeds 0,1,2
-    python benchmarks/bench_ugatit_quality.py --iterations 40 --eval-every 20 --seeds 0 --variants full,cam=none --no-write   # smoke
+    python benchmarks/bench_ugatit_quality.py --iterations 40 --eval-every 20 --seeds 0 \\
+        --variants full,cam=none --no-write   # smoke
 """
 
 from __future__ import annotations

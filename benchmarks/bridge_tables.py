@@ -71,7 +71,7 @@ def export(run: Path, data: Path, out: Path, modes: tuple[str, ...], scale: floa
                     lt[:, k] = 1 - lt[:, k]
                 else:
                     other = [np.flatnonzero(labels[:n, k] != labels[i, k]) for i in idx]
-                    refs = [int(rng.choice(o)) if len(o) else int(i) for o, i in zip(other, idx)]
+                    refs = [int(rng.choice(o)) if len(o) else int(i) for o, i in zip(other, idx, strict=True)]
                     ref = torch.stack([to_tensor(resize(store.image("test", j), size)) for j in refs]).to(device)
                     lt[:, k] = torch.from_numpy(labels[refs, k]).to(device)
                 lt, _ = resolve_conflicts(lt, names, [attr], explicit=())
@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     modes = ("label", "reference") if args.mode == "both" else (args.mode,)
     folders = export(args.run, args.data, args.out, modes, args.scale, args.limit, args.device, seed=args.seed)
-    lines = ["#!/bin/sh", "set -e", f"i2i eval ca --classifier {args.classifier}   # the classifier's own held-out accuracy"]
+    lines = ["#!/bin/sh", "set -e",
+             f"i2i eval ca --classifier {args.classifier}   # the classifier's own held-out accuracy"]
     for f in folders:
         lines.append(f"i2i eval ca --classifier {args.classifier} --generated {f} --labels {f / 'labels.csv'}")
         lines.append(f"i2i eval fid --generated {f} --real {args.data}:test")

@@ -25,12 +25,14 @@ checkpoints as ``config.toml`` and reloaded from there on resume/translate.
 from __future__ import annotations
 
 import difflib
-import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
+
+import tomllib
 
 from i2icli.errors import ConfigError
 
@@ -47,7 +49,8 @@ class DataConfig:
     image_size: int = 256  # crop size fed to the networks
     load_size: int = 286  # resize before random crop (U-GAT-IT App. B.2: 286 -> 256)
     flip: bool = True  # horizontal flip with p = 0.5
-    domains: tuple[str, ...] = ()  # unpaired: domains A and B (() = the first two); domain_dataset: the N domains (() = all)
+    # unpaired: domains A and B (() = the first two); domain_dataset: the N domains (() = all)
+    domains: tuple[str, ...] = ()
     attributes: tuple[str, ...] = ()  # attribute data: label names to use; () = all in the store
     num_workers: int = 2
 
@@ -144,7 +147,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")

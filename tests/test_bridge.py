@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from family_driver import drive
 
+from family_driver import drive
 from i2icli.config import DataConfig, RunConfig, TrainConfig, read_recipe, resolve
 from i2icli.errors import ConfigError
 from i2icli.guidance import Guidance, validate
@@ -97,7 +97,8 @@ def test_glorot_uniform_init_and_zero_biases():
     fan_in, fan_out = conv.in_channels, conv.out_channels
     bound = math.sqrt(6 / (fan_in + fan_out))
     assert conv.weight.abs().max() <= bound and conv.weight.abs().max() > 0.5 * bound
-    assert all(float(m.bias.detach().abs().max()) == 0 for m in fam.networks.modules() if isinstance(m, torch.nn.Conv2d))
+    convs = [m for m in fam.networks.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in convs)
 
 
 def test_generator_spade_equals_a_literal_recomputation():
@@ -141,7 +142,9 @@ def test_preact_block_equals_a_literal_recomputation(resample):
         mu = t.mean((2, 3), keepdim=True)
         return (t - mu) / torch.sqrt(((t - mu) ** 2).mean((2, 3), keepdim=True) + 1e-6) + b[None, :, None, None]
 
-    up = lambda t: t.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    def up(t):
+        return t.repeat_interleave(2, 2).repeat_interleave(2, 3)
+
     h = torch.relu(inorm(x, blk.norm1.bias))
     if resample == "up":
         h = up(h)
@@ -458,7 +461,8 @@ def test_recipes_resolve_and_build(name):
     cfg = resolve(read_recipe(path), config_cls_for, str(path), model="bridge")
     m = cfg.model_cfg
     assert cfg.data.flip is (name == "afhq.toml")
-    assert (cfg.train.lr, cfg.train.betas, cfg.train.lr_schedule, cfg.train.ema_decay) == (2e-4, (0.5, 0.999), "none", 0)
+    t = cfg.train
+    assert (t.lr, t.betas, t.lr_schedule, t.ema_decay) == (2e-4, (0.5, 0.999), "none", 0)
     if name == "celeba.toml":
         assert cfg.data.attributes == CELEBA14 and cfg.train.batch_size == 48 and cfg.data.image_size == 128
         assert (m.lambda_cls, m.lambda_rec, m.lambda_cyc, m.lambda_ms, m.lambda_sim, m.lambda_ak) == (
@@ -507,9 +511,8 @@ def test_domain_store_gives_one_hot_labels(tmp_path):
 
 def test_tiny_run_learns_reconstruction(tmp_path):
     """Twelve D+G iterations on a toy store: finite losses and the reconstruction term falls."""
-    from lomit_helpers import toy_store
-
     from i2icli.data.keyed import images_to_float
+    from lomit_helpers import toy_store
 
     store = toy_store(tmp_path / "toy.h5", n_train=16, n_test=2)
     cfg = tiny_cfg(store, model=tiny_model(n_critic=1), attrs=("Black_Hair", "Blond_Hair"), lr=1e-3)

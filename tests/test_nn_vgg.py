@@ -11,7 +11,7 @@ from i2icli.nn.vgg import LAYERS, NOT_IMAGENET, VGG19Features
 def test_layer_names_follow_torchvision_features():
     tv = torchvision.models.vgg19(weights=None).features
     assert len(LAYERS) == len(tv) == 37
-    for name, module in zip(LAYERS, tv):
+    for name, module in zip(LAYERS, tv, strict=True):
         kind = {"conv": torch.nn.Conv2d, "relu": torch.nn.ReLU, "pool": torch.nn.MaxPool2d}[name.rstrip("_0123456789")]
         assert isinstance(module, kind), name
 

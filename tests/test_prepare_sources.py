@@ -114,7 +114,8 @@ def test_celeba_in_the_wild_uses_official_boxes(tmp_path):
     img.paste((0, 0, 255), (100, 50, 160, 110))  # the "face" box is blue
     img.save(root / "img_celeba" / "000001.jpg", quality=95)
     (root / "list_attr_celeba.txt").write_text("1\n" + " ".join(CELEBA_40) + "\n000001.jpg " + " ".join(["1"] * 40))
-    (root / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n000001.jpg    100    50     60     60\n")
+    (root / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n"
+                                               "000001.jpg    100    50     60     60\n")
     res = prepare_celeba(CelebARequest(root, tmp_path / "w.h5", size=16, test_count=0, margin=0.0, workers=1))
     s = open_store(res.out)
     assert s.image("train", 0)[2:-2, 2:-2, 2].min() > 200

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 
 import pytest
-from family_driver import drive
 import torch
 from torch import nn
 
-from i2icli.guidance import Guidance, validate
+from family_driver import drive
 from i2icli.config import read_recipe, resolve
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Guidance, validate
 from i2icli.models.base import Nets
 from i2icli.models.ugatit import UGATIT, UGATITConfig, UGATITGenerator, attention_map
 from i2icli.nn import LIN, AdaLIN, UGATITDiscriminator, rho_parameters
@@ -231,7 +231,8 @@ def test_discriminator_step_gradients_equal_without_detaching_fakes():
 
     assert torch.equal(loss, ref_loss)
     for name in ("disc_global_a", "disc_local_a", "disc_global_b", "disc_local_b"):
-        for (pn, p), (_, q) in zip(fam.networks[name].named_parameters(), ref.networks[name].named_parameters()):
+        ours, theirs = fam.networks[name].named_parameters(), ref.networks[name].named_parameters()
+        for (pn, p), (_, q) in zip(ours, theirs, strict=True):
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-9, msg=f"{name}.{pn}")
     # ... and the reference wasted work on generator gradients that ours never computes
     assert all(p.grad is None for p in fam.networks["gen_ab"].parameters())
@@ -310,7 +311,8 @@ def test_translate_outputs_and_attention():
         a2b = fam.translate(x, Guidance())["output"]
         torch.testing.assert_close(a2b, fam.networks["gen_ab"](x).image)
         assert not torch.allclose(a2b, fam.translate(x, Guidance(direction="b2a"))["output"])
-        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1, Guidance())  # light: reflect-padded to 32x40, cropped back
+        # light: reflect-padded to 32x40, cropped back
+        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1, Guidance())
         assert odd["output"].shape == (1, 3, 30, 37) and odd["attention"].shape == (1, 1, 30, 37)
 
 
@@ -365,7 +367,7 @@ def test_channels_last_training_matches_contiguous():
     batch_cl = {k: v.contiguous(memory_format=torch.channels_last) for k, v in batch.items()}
     logs, _ = run_iterations(fam, [batch])
     logs_cl, _ = run_iterations(fam_cl, [batch_cl])
-    for a, b in zip(logs, logs_cl):
+    for a, b in zip(logs, logs_cl, strict=True):
         for k in a:
             torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     fam_cl.networks.eval()

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from i2icli.guidance import Guidance
 from i2icli.config import read_recipe, resolve
 from i2icli.engine import TrainRequest, train
+from i2icli.guidance import Guidance
 from i2icli.images import save_png
 from i2icli.registry import RECIPES_DIR, config_cls_for
 from i2icli.translate import TranslateRequest, load_run, translate_images

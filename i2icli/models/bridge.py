@@ -187,7 +187,8 @@ class StyleEncoder(nn.Module):
         norm = functools.partial(BiasInstanceNorm, affine=affine)
         out = 2 * ch
         self.stem = nn.Conv2d(3 + n_attr, ch, 1)
-        blocks = [PreActResidualBlock(ch if i == 0 else out, out, norm, nn.ReLU, resample="down") for i in range(n_down)]
+        blocks = [PreActResidualBlock(ch if i == 0 else out, out, norm, nn.ReLU, resample="down")
+                  for i in range(n_down)]
         blocks += [PreActResidualBlock(out, out, norm, nn.ReLU) for _ in range(n_blocks)]
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(out, out, 1), norm(out), nn.ReLU())
@@ -233,7 +234,8 @@ class SpadeGenerator(nn.Module):
         self.mid_in = nn.Sequential(*[PreActResidualBlock(top, top, norm, nn.ReLU) for _ in range(mid_in)])
         self.conditioned = nn.ModuleList(
             [PreActResidualBlock(top, top, spade, nn.ReLU) for _ in range(mid_spade)]
-            + [PreActResidualBlock(widths[i + 1], widths[i], spade, nn.ReLU, resample="up") for i in reversed(range(n_down))])
+            + [PreActResidualBlock(widths[i + 1], widths[i], spade, nn.ReLU, resample="up")
+               for i in reversed(range(n_down))])
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(ch, 3, 1), nn.Tanh())
 
     def forward(self, x: Tensor, style: Tensor) -> Tensor:
@@ -273,6 +275,8 @@ class LatentTable(nn.Module):
     however large the table is when it is made or grown (:meth:`ensure`).
     Loading a checkpoint resizes the buffer to the stored table.
     """
+
+    table: Tensor
 
     def __init__(self, size: int, dim: int, seed: int = 0):
         super().__init__()

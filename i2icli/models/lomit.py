@@ -90,8 +90,9 @@ Choices where the paper is silent (facts from the public code unless said):
   on the translation masks ``m1, m2`` recomputed from detached content codes
   (one more pass of the co-segmentation network; its batch-norm running
   statistics are thus updated twice per generator step with the same batch).
-  The public code also adds R1 of the cycle and intra masks; we regularise the masks the translation uses, with the paper's
-  lambda_1 = 0.1 (the public config uses 1.0 over three masks).  R3 is the
+  The public code also adds R1 of the cycle and intra masks; we regularise the
+  masks the translation uses, with the paper's lambda_1 = 0.1 (the public
+  config uses 1.0 over three masks).  R3 is the
   mean of the cross, cycle and intra masks (as the public code); R2 uses the
   two cross-pass foreground codes.
 - Exemplar and target labels: the exemplar is another training image drawn
@@ -256,7 +257,7 @@ class LOMIT(Family):
     @staticmethod
     def _styles(nets: Nets, x: Tensor, m: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Eq. 1-2: ``(s_f, s_b, mask at image size)`` from ``x`` and its code-resolution mask."""
-        mask = upsample_mask(m, tuple(x.shape[-2:]))
+        mask = upsample_mask(m, (x.shape[-2], x.shape[-1]))
         s_f, s_b = nets["style_encoder"](mask * x, (1 - mask) * x)
         return s_f, s_b, mask
 
@@ -333,7 +334,7 @@ class LOMIT(Family):
         if not m.global_adain:  # the mask regularisers (Section 4.5); constant when masks are all ones
             # R1 on the translation masks, computed from detached codes (and a detached similarity)
             r1 = mask_content_consistency(cross["m_r1"], c, content_cosine_similarity(c))
-            r3 = sum(mask_area(mk) for mk in (mask, back["m"], self_mask))
+            r3 = mask_area(mask) + mask_area(back["m"]) + mask_area(self_mask)
             half = x.shape[0] // 2
             r2 = style_contrast(s_f[:half], s_f[half:])
             loss = loss + DIRECTIONS * (m.lambda_r1 * r1 + m.lambda_r3 * r3) + m.lambda_r2 * r2
@@ -351,17 +352,18 @@ class LOMIT(Family):
         """
         exemplar = guidance.exemplar_for(x)
         region = guidance.region
-        nets = Nets(self.networks)
+        nets = Nets(dict(self.networks.items()))
         b = x.shape[0]
         both = torch.cat([x, exemplar])
         c = nets["content_encoder"](both)
         m = self._masks(nets, c, _swap(c))
         if region is not None:
             if region.shape[-2:] != x.shape[-2:] or region.shape[1] != 1:
-                raise ValueError(f"LOMIT.translate: region must be (B,1,H,W) at the input's size, got {tuple(region.shape)}")
+                raise ValueError("LOMIT.translate: region must be (B,1,H,W) at the input's size, "
+                                 f"got {tuple(region.shape)}")
             region = region.to(m.dtype).clamp(0, 1).expand(b, 1, *x.shape[-2:])
             m = torch.cat([downsample_mask(region, tuple(c.shape[-2:])), m[b:]])
-        mask = upsample_mask(m, tuple(x.shape[-2:]))
+        mask = upsample_mask(m, (x.shape[-2], x.shape[-1]))
         if region is not None:
             mask = torch.cat([region, mask[b:]])
         s_f, s_b = nets["style_encoder"](mask * both, (1 - mask) * both)

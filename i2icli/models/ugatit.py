@@ -81,8 +81,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.guidance import Guidance
+from i2icli.data.keyed import KeyedDataset
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Guidance
 from i2icli.losses import cam_bce_loss, l1_loss, lsgan_d_loss, lsgan_g_loss
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.nn import (
@@ -97,14 +98,13 @@ from i2icli.nn import (
     clip_rho_,
     conv2d,
     conv_block,
+    factories,
     init_normal_,
     instance_norm,
 )
 from i2icli.nn.norms import layer_norm
-from i2icli.nn import factories
 from i2icli.nn.spectral import stacked_calls
 from i2icli.registry import ModelSpec, register
-
 
 DecoderNorm = Literal["adalin", "in", "ln", "adain", "gn", "lin"]
 
@@ -442,7 +442,7 @@ class UGATIT(Family):
         direction = guidance.direction or "a2b"
         if direction not in ("a2b", "b2a"):
             raise ConfigError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-        gen: UGATITGenerator = self.networks["gen_ab" if direction == "a2b" else "gen_ba"]
+        gen = self.networks["gen_ab" if direction == "a2b" else "gen_ba"]  # a UGATITGenerator
         h, w = x.shape[-2:]
         size = self.cfg.data.image_size
         if not self.mcfg.light and (h, w) != (size, size):
@@ -454,7 +454,7 @@ class UGATIT(Family):
         xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x
         out = gen(xp)
         image = out.image[..., :h, :w]
-        attention = attention_map(out.heatmap, tuple(xp.shape[-2:]))[..., :h, :w]
+        attention = attention_map(out.heatmap, (xp.shape[-2], xp.shape[-1]))[..., :h, :w]
         return {"output": image, "attention": attention}
 
     def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
@@ -466,7 +466,7 @@ class UGATIT(Family):
                 ("B", batch["b"]), ("B2A att", ba["attention"]), ("B2A", ba["output"])]
 
 
-def _dataset(cfg: RunConfig, split: str):
+def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
     from i2icli.data.datasets import unpaired_dataset
 
     return unpaired_dataset(cfg, split)

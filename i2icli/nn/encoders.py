@@ -100,7 +100,8 @@ class SharedStyleEncoders(nn.Module):
 
     def forward(self, *images: Tensor) -> tuple[Tensor, ...]:
         if len(images) != len(self.head_names):
-            raise ValueError(f"expected {len(self.head_names)} images (one per head {self.head_names}), got {len(images)}")
+            raise ValueError(f"expected {len(self.head_names)} images (one per head {self.head_names}), "
+                             f"got {len(images)}")
         sizes = [x.shape[0] for x in images]
         trunk = self.shared(torch.cat(images)).split(sizes)
-        return tuple(self.heads[name](t) for name, t in zip(self.head_names, trunk))
+        return tuple(self.heads[name](t) for name, t in zip(self.head_names, trunk, strict=True))

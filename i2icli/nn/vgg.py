@@ -107,7 +107,7 @@ class VGG19Features(nn.Module):
         h = ((x + 1) / 2 - self.mean.to(x.dtype)) / self.std.to(x.dtype)
         wanted = set(self.layers)
         out: dict[str, Tensor] = {}
-        for name, module in zip(self.names, self.body):
+        for name, module in zip(self.names, self.body, strict=True):
             h = module(h)
             if name in wanted:
                 out[name] = h

@@ -50,7 +50,16 @@ from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import center_crop, resize
 from i2icli.errors import DataError
 from i2icli.images import is_image_path
-from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs, split_test
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.faces import crop_box, detect_faces
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
@@ -92,7 +101,8 @@ class CelebARequest:
         return self.crop
 
 
-def read_attr_file(path: Path, strict: bool) -> tuple[list[str], list[tuple[str, tuple[int, ...]]], list[tuple[str, str]]]:
+def read_attr_file(path: Path,
+                   strict: bool) -> tuple[list[str], list[tuple[str, tuple[int, ...]]], list[tuple[str, str]]]:
     """Parse list_attr_celeba.txt -> (names, rows (file, +-1 values), bad rows (where, why))."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -146,18 +156,17 @@ def read_partition(path: Path) -> dict[str, int]:
 
 def read_bboxes(path: Path) -> dict[str, tuple[float, float, float, float]]:
     """list_bbox_celeba.txt: count line, header line, then 'FILE x_1 y_1 width height'."""
-    out = {}
+    out: dict[str, tuple[float, float, float, float]] = {}
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     for no, line in enumerate(lines[2:], start=3):
         parts = line.split()
         if not parts:
             continue
-        try:
-            out[parts[0]] = tuple(float(v) for v in parts[1:5])
+        try:  # a value that is not a number, or fewer than four of them
+            x, y, w, h = (float(v) for v in parts[1:5])
         except ValueError:
             raise DataError(f"{path}:{no}: expected 'FILE x_1 y_1 width height', got {line.strip()!r}") from None
-        if len(out[parts[0]]) != 4:
-            raise DataError(f"{path}:{no}: expected 'FILE x_1 y_1 width height', got {line.strip()!r}")
+        out[parts[0]] = (x, y, w, h)
     return out
 
 
@@ -171,10 +180,11 @@ def attgan_crop(img: np.ndarray, size: int) -> np.ndarray:
     window = np.ascontiguousarray(img[top:top + side, left:left + side])
     if side == size:
         return window
-    return np.array(Image.fromarray(window).resize((size, size), Image.BICUBIC))
+    return np.array(Image.fromarray(window).resize((size, size), Image.Resampling.BICUBIC))
 
 
-def decode_aligned(job: Job, size: int, min_size: int, crop: Literal["stargan", "attgan"] = "stargan"):
+def decode_aligned(job: Job, size: int, min_size: int,
+                   crop: Literal["stargan", "attgan"] = "stargan") -> np.ndarray:
     img = load_checked(job.path, min_size)
     if crop == "attgan":
         try:
@@ -184,7 +194,7 @@ def decode_aligned(job: Job, size: int, min_size: int, crop: Literal["stargan", 
     return resize(center_crop(img, ALIGNED_CROP), size)
 
 
-def decode_wild(job: Job, size: int, margin: float, min_size: int):
+def decode_wild(job: Job, size: int, margin: float, min_size: int) -> np.ndarray:
     img = load_checked(job.path, min_size)
     box = job.extra
     if box is None:
@@ -208,7 +218,8 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
         release = "aligned" if (root / "img_align_celeba").is_dir() else "wild"
     folder = root / ("img_align_celeba" if release == "aligned" else "img_celeba")
     if not folder.is_dir():
-        raise DataError(f"{folder}: missing; CelebA images go in img_align_celeba/ (aligned) or img_celeba/ (in the wild)")
+        raise DataError(f"{folder}: missing; CelebA images go in "
+                        "img_align_celeba/ (aligned) or img_celeba/ (in the wild)")
     names, rows, bad = read_attr_file(attr_path, req.strict)
     wanted = req.attributes or (tuple(names) if req.preset == "all" else PRESETS[req.preset])
     missing = [a for a in wanted if a not in names]
@@ -227,10 +238,12 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
         test = [partition.get(f, -1) == 2 for f, _ in rows]
         unknown = [f for f, _ in rows if f not in partition]
         if unknown:
-            bad.append(("list_eval_partition.txt", f"{len(unknown)} images have no partition (put in train), e.g. {unknown[0]}"))
+            bad.append(("list_eval_partition.txt", f"{len(unknown)} images have no partition (put in train), "
+                                                   f"e.g. {unknown[0]}"))
     else:
         test = list(split_test(len(rows), req.test_count, req.seed))
-    boxes = read_bboxes(root / "list_bbox_celeba.txt") if release == "wild" and (root / "list_bbox_celeba.txt").is_file() else {}
+    bbox_file = root / "list_bbox_celeba.txt"
+    boxes = read_bboxes(bbox_file) if release == "wild" and bbox_file.is_file() else {}
     notes = []
     if release == "wild":
         notes.append("in-the-wild release: " + ("cropped around list_bbox_celeba.txt boxes" if boxes
@@ -243,7 +256,7 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
                      "(missing or malformed) and were not used, "
                      f"e.g. {unlabelled[0]}")
     jobs = [Job("test" if t else "train", str(folder / f), f, labels=tuple(v[c] for c in cols), extra=boxes.get(f))
-            for (f, v), t in zip(rows, test)]
+            for (f, v), t in zip(rows, test, strict=True)]
     out = output_path(req.out, f"celeba-{req.size}.h5")
     check_output(out, req.force)
     params = {"root": str(root), "release": release, "size": req.size, "split": req.split,
