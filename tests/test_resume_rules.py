@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-import toy_family
 
+import toy_family
 from i2icli.config import DataConfig, RunConfig, TrainConfig
 from i2icli.engine.resume import config_changes, resume_threads
 

@@ -50,7 +50,7 @@ def load_checked(path: str, min_size: int) -> np.ndarray:
     return img
 
 
-def decode_square(job: Job, size: int, crop: Crop, min_size: int):
+def decode_square(job: Job, size: int, crop: Crop, min_size: int) -> np.ndarray:
     """Read, optionally center-crop to a square, resize to ``size`` x ``size``."""
     img = load_checked(job.path, min_size)
     if crop == "center":
@@ -102,7 +102,8 @@ def _rename(found: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...]:
     if not wanted:
         return found
     if len(wanted) != len(found) or len(set(wanted)) != len(wanted):
-        raise DataError(f"--domains needs {len(found)} distinct names (for {', '.join(found)}), got {', '.join(wanted)}")
+        raise DataError(f"--domains needs {len(found)} distinct names (for {', '.join(found)}), "
+                        f"got {', '.join(wanted)}")
     return wanted
 
 
