@@ -14,7 +14,14 @@ from i2icli.nn.blocks import (
     conv_block,
     linear,
 )
-from i2icli.nn.discriminators import DiscriminatorOutput, UGATITDiscriminator, patchgan_receptive_field
+from i2icli.nn.discriminators import (
+    DiscriminatorOutput,
+    SameConv2d,
+    UGATITDiscriminator,
+    UNITDiscriminator,
+    patchgan_receptive_field,
+    same_padding,
+)
 from i2icli.nn.init import he_std, init_kaiming_, init_normal_
 from i2icli.nn.norms import LIN, AdaLIN, clip_rho_, instance_norm, layer_instance_norm, rho_parameters
 from i2icli.nn.spectral import (
@@ -35,9 +42,11 @@ __all__ = [
     "LIN",
     "NormFactory",
     "ResidualBlock",
+    "SameConv2d",
     "SpectralNormConv2d",
     "SpectralNormLinear",
     "UGATITDiscriminator",
+    "UNITDiscriminator",
     "clip_rho_",
     "conv2d",
     "conv_block",
@@ -50,6 +59,7 @@ __all__ = [
     "patchgan_receptive_field",
     "raw_weight",
     "rho_parameters",
+    "same_padding",
     "spectral_norm_conv2d",
     "spectral_norm_linear",
     "stacked_calls",
