@@ -331,7 +331,7 @@ class EGSCIT(Family):
                               f"{2 ** (m.n1 - 1)} ({m.n1 - 1} stride-2 layers and as many x2 up-samplings)")
         if m.stage == "main" and not m.stage1_run:
             raise ConfigError(f"{cfg.recipe}: model.stage1_run is empty; train the feature networks first "
-                              "(`i2i train egscit --recipe ... --set model.stage=\"pretrain\"`) and set "
+                              "(`i2i train egscit --recipe ... --set model.stage=pretrain`) and set "
                               "model.stage1_run to that run directory")
 
         def encoder() -> UNITEncoder:
@@ -354,11 +354,11 @@ class EGSCIT(Family):
         for d in DOMAINS:
             nets[f"disc_{d}"] = UNITDiscriminator(3, m.disc_ch, m.disc_layers, authors_quirks=m.disc_authors_quirks)
         self.networks = nn.ModuleDict(nets)
-        for name in nets:
+        for name, module in nets.items():
             if name.startswith("disc_"):
-                init_xavier_(nets[name])
+                init_xavier_(module)
             else:
-                init_normal_(nets[name], m.init_std)
+                init_normal_(module, m.init_std)
         self.phases = phases
         self.generator_side = gen_side
         if m.stage == "main":  # F never trains in stage 2
@@ -566,7 +566,7 @@ def stage1_feature_weights(run: Path, m: EGSCITConfig) -> dict[str, dict[str, Te
     where = f"model.stage1_run = {str(run)!r}"
     if not run.is_dir():
         raise DataError(f"{where}: no such run directory; train stage 1 first (`i2i train egscit --recipe "
-                        "RECIPE --set model.stage=\"pretrain\"`) and point model.stage1_run at its run folder")
+                        "RECIPE --set model.stage=pretrain`) and point model.stage1_run at its run folder")
     if not (run / "config.toml").is_file():
         raise DataError(f"{where}: not a run directory (no config.toml); pass the folder `i2i train` wrote "
                         "for the stage-1 (pretrain) run")
