@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from family_driver import drive
 from torch import nn
 from typer.testing import CliRunner
 
-from family_driver import drive
 from i2icli.cli.main import app
 from i2icli.engine import checkpoint as ckpt
 from i2icli.errors import ConfigError, WeightsError
@@ -86,7 +86,7 @@ def test_unit_discriminator_same_padding_and_quirks():
     # authors' activations: LReLU twice after conv0 (slope 0.04 on negatives), conv-LReLU-IN-LReLU, LReLU logits
     torch.manual_seed(0)
     x = torch.randn(2, 3, 32, 32)
-    act = lambda t: nn.functional.leaky_relu(t, 0.2)  # noqa: E731
+    act = lambda t: nn.functional.leaky_relu(t, 0.2)
     h = act(act(d.convs[0](x)))
     for conv, norm in zip(list(d.convs)[1:], list(d.norms)[1:]):
         h = act(norm(act(conv(h))))
