@@ -396,3 +396,25 @@ def test_guidance_and_exemplar_size_errors():
         fam.translate(x, Guidance(direction="a2b", exemplar=torch.zeros(1, 3, 16, 16)))
     one = fam.translate(x, Guidance(direction="b2a", exemplar=torch.zeros(1, 3, 32, 32)))  # broadcast
     assert one["output"].shape == (2, 3, 32, 32) and one["feature_mask"].shape == (2, 1, 32, 32)
+
+
+def test_prepare_celeba_domains_by_male(tmp_path):
+    """`i2i prepare celeba --domains-by Male`: two domains (Male, not_Male) for EGSC-IT's face-gender task."""
+    from test_prepare_sources import CELEBA_40, make_celeba
+
+    from i2icli.data.store import open_store
+    from i2icli.errors import DataError
+    from i2icli.prepare.celeba import CelebARequest, prepare_celeba
+
+    root = make_celeba(tmp_path / "celeba", n=9)
+    s = open_store(prepare_celeba(CelebARequest(root, tmp_path / "g.h5", size=16, test_count=3, workers=1,
+                                                domains_by="Male")).out)
+    assert s.domains == ("Male", "not_Male")
+    male = CELEBA_40.index("Male")
+    for split in ("train", "test"):
+        for name, dom in zip(s.names(split), s.domain_ids(split)):
+            i = int(str(name).split(".")[0])
+            assert int(dom) == (0 if (i + male) % 3 == 0 else 1)  # the fixture's Male column
+    assert s.count("train", "Male") + s.count("test", "Male") == 3
+    with pytest.raises(DataError, match="--domains-by"):
+        prepare_celeba(CelebARequest(root, tmp_path / "x.h5", size=16, workers=1, domains_by="Gender"))

@@ -198,6 +198,7 @@ def celeba(
     test_count: TestCountOpt = 2000,
     release: Annotated[str, typer.Option("--release", help="auto, aligned (img_align_celeba) or wild (img_celeba, face-box crops).")] = "auto",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images (quick trials).")] = None,
+    domains_by: Annotated[Optional[str], typer.Option("--domains-by", help="Also split into two domains by this attribute: ATTR (A) and not_ATTR (B); EGSC-IT's face gender: --domains-by Male.")] = None,
     seed: SeedOpt = 0,
     out: OutOpt = None,
     min_size: MinSizeOpt = 32,
@@ -221,7 +222,7 @@ def celeba(
         raise DataError(f"--release {release!r}: use auto, aligned or wild")
     req = CelebARequest(root=root, out=out, attributes=_names(attributes), preset=preset, size=size,  # type: ignore[arg-type]
                         split=split, test_count=test_count, seed=seed, release=release, limit=limit,  # type: ignore[arg-type]
-                        min_size=min_size, workers=workers, strict=strict, force=force,
+                        domains_by=domains_by, min_size=min_size, workers=workers, strict=strict, force=force,
                         compression="lzf" if lzf else None)
     _run(prepare_celeba, req, as_json)
 
