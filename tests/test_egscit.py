@@ -423,3 +423,16 @@ def test_prepare_celeba_domains_by_male(tmp_path):
     assert s.count("train", "Male") + s.count("test", "Male") == 3
     with pytest.raises(DataError, match="--domains-by"):
         prepare_celeba(CelebARequest(root, tmp_path / "x.h5", size=16, workers=1, domains_by="Gender"))
+
+
+def test_translate_any_size_divisible_by_the_downsampling():
+    """Fully convolutional, global AdaIN statistics: GTA5/BDD-like wide frames translate at their own size."""
+    from i2icli.errors import DataError
+
+    fam = _family()  # n1 = 2: one stride-2 layer
+    wide = torch.zeros(1, 3, 32, 64)
+    out = fam.translate(wide, Guidance(direction="a2b", exemplar=wide))
+    assert out["output"].shape == (1, 3, 32, 64) and out["feature_mask"].shape == (1, 1, 32, 64)
+    odd = torch.zeros(1, 3, 33, 32)
+    with pytest.raises(DataError, match="multiples of 2"):
+        fam.translate(odd, Guidance(direction="a2b", exemplar=odd))

@@ -93,7 +93,10 @@ feature mask, m = 1), ``use_adain = false`` (w/o AdaIN, c~ = m o c; the
 authors' repository has no switch for it), ``style_weight = content_weight = 0``
 (w/o L_P; no VGG is loaded).
 
-VGG-19: ImageNet weights are required whenever a perceptual weight is
+VGG-19: torchvision's ImageNet weights and normalisation through
+:class:`~i2icli.nn.vgg.VGG19Features` (the authors use Caffe's BGR
+``vgg19.npy``; the per-channel L2 normalisation removes each channel's scale,
+so the lambda values should transfer, but this is not verified).  ImageNet weights are required whenever a perceptual weight is
 positive (``required_weights``).  ``vgg = "random"`` substitutes a seeded
 random VGG-19 only when a recipe asks for it by name; such a run prints and
 logs ``not ImageNet VGG`` and its numbers must say so.  Max pooling uses
@@ -415,7 +418,10 @@ class EGSCIT(Family):
             return nets["feat_a"](x_a), nets["feat_b"](x_b)
 
     def _forward(self, nets: Nets, x_a: Tensor, x_b: Tensor, cycle: bool) -> dict[str, Tensor]:
-        """All flows of Fig. 3 for a batch of pairs; each image is the other's exemplar."""
+        """All flows of Fig. 3 for a batch of pairs; each image is the other's exemplar.
+
+        ``cycle=False`` (the discriminator's fakes) computes only the translations x_AB, x_BA.
+        """
         m = self.mcfg
         n = x_a.shape[0]
         f_a, f_b = self._features(nets, x_a, x_b)
@@ -423,6 +429,8 @@ class EGSCIT(Family):
         h = torch.cat([nets["enc_a"](x_a), nets["enc_b"](x_b)])
         z, c = self._latent(nets, h, noise=True)
         u_a, u_b = mask_a * c[:n], mask_b * c[n:]
+        if not cycle:
+            return {"ba": nets["gen_a"](self._style(u_b, f_a)), "ab": nets["gen_b"](self._style(u_a, f_b))}
         # G_A decodes x_AA (A's own style) and x_BA (exemplar x_A); G_B decodes x_BB and x_AB.
         out_a = nets["gen_a"](torch.cat([self._style(u_a, f_a), self._style(u_b, f_a)]))
         out_b = nets["gen_b"](torch.cat([self._style(u_b, f_b), self._style(u_a, f_b)]))
@@ -513,14 +521,17 @@ class EGSCIT(Family):
 
         Returns ``output`` (B,3,H,W) and ``feature_mask`` (B,1,H,W): the
         source's feature mask averaged over channels, resized to the image
-        (values in [eta, 1]).  A pretrain-stage run reconstructs ``x`` in its
+        (values in [eta, 1]).  The networks are fully convolutional and the
+        AdaIN statistics global, so any size with sides divisible by
+        ``2**(n1 - 1)`` works (``i2i translate`` feeds ``data.image_size``
+        squares).  A pretrain-stage run reconstructs ``x`` in its
         own domain (``a2b`` reads A) and ignores the exemplar.
         """
         m = self.mcfg
-        size = self.cfg.data.image_size
-        if x.shape[-2:] != (size, size):
-            raise DataError(f"EGSC-IT translates {size}x{size} images (the model's data.image_size), got "
-                            f"{x.shape[-1]}x{x.shape[-2]}; resize the input")
+        step = 2 ** (m.n1 - 1)
+        if x.shape[-2] % step or x.shape[-1] % step:
+            raise DataError(f"EGSC-IT with n1 = {m.n1} translates images whose sides are multiples of {step}, got "
+                            f"{x.shape[-1]}x{x.shape[-2]}; resize or crop the input")
         ex = guidance.exemplar_for(x)
         src, dst = ("a", "b") if (guidance.direction or "a2b") == "a2b" else ("b", "a")
         nets = self.networks
