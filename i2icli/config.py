@@ -47,7 +47,7 @@ class DataConfig:
     image_size: int = 256  # crop size fed to the networks
     load_size: int = 286  # resize before random crop (U-GAT-IT App. B.2: 286 -> 256)
     flip: bool = True  # horizontal flip with p = 0.5
-    domains: tuple[str, ...] = ()  # unpaired: names of domains A and B; () = the first two
+    domains: tuple[str, ...] = ()  # unpaired: domains A and B (() = the first two); domain_dataset: the N domains (() = all)
     attributes: tuple[str, ...] = ()  # attribute data: label names to use; () = all in the store
     num_workers: int = 2
 
@@ -81,7 +81,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     sample_count: int = 4  # rows in a sample grid
-    amp: bool = False  # bf16 autocast on CUDA; ignored on CPU
+    amp: bool = False  # bf16 autocast (CUDA, and CPU: pays off only with bf16 matrix units such as AMX)
     channels_last: bool = False
     compile: bool = False
     detect_anomaly: bool = False

@@ -41,9 +41,9 @@ Training (Section 5.2): Adam (0.5, 0.999), lr 1e-4, batch 8, the generator
 side ({Ec, Esf, Esb, co-segmentation, G}) updated once per ``n_critic = 5``
 discriminator updates, He initialisation for G/encoders and N(0, 0.02) for
 D, horizontal flips, 200k iterations.  The paper halves the lr every 10k
-iterations from 100k on (the public code: StepLR(10k, 0.5) after 100k); the
-engine has no step schedule, so recipes/lomit/celeba.toml uses its closest
-one, a linear decay from 100k to the end (``lr_schedule = "linear_from"``).
+iterations from 100k on (the public code: StepLR(10k, 0.5) after 100k), which
+recipes/lomit/celeba.toml states as ``lr_schedule = "step"`` (decay_start
+100k, lr_step_every 10k, lr_gamma 0.5).
 
 Choices where the paper is silent (facts from the public code unless said):
 
@@ -98,17 +98,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.data.datasets import AttributeDataset, attribute_dataset
-from i2icli.data.keyed import KeyedDataset, image_bytes
+from i2icli.data.datasets import AttributeDataset, AttributeReferenceDataset, attribute_dataset
+from i2icli.data.keyed import KeyedDataset
+from i2icli.errors import ConfigError
 from i2icli.guidance import Guidance
-from i2icli.errors import ConfigError, DataError
 from i2icli.losses.classification import attribute_accuracy, attribute_bce
 from i2icli.losses.gradient_penalty import gradient_penalty
 from i2icli.losses.regularizers import content_cosine_similarity, mask_area, mask_content_consistency, style_contrast
@@ -365,22 +365,21 @@ class LOMITDataset(KeyedDataset):
     """Input/exemplar pairs over an attribute store (CelebA, EmotioNet, synthetic faces).
 
     Item ``key`` -> ``{"x", "x_labels", "y", "y_labels"}`` (``x``, ``y`` uint8
-    (3, S, S), converted to [-1, 1] by the engine; :mod:`i2icli.data.keyed`): image ``key % N``,
-    an exemplar drawn from ``keyed_rng(seed, key)`` (uniformly among the other
-    images; with ``exemplar = "differ"`` among those whose labels differ) and
-    both label vectors (float (n_attr,) in {0, 1}).  Both images get the split's
-    augmentation (a horizontal flip on train) from the same keyed generator, so
-    an item is the same in any worker, on any rank and after a resume.
+    (3, S, S), converted to [-1, 1] by the engine; :mod:`i2icli.data.keyed`):
+    the item of :class:`~i2icli.data.datasets.AttributeReferenceDataset`
+    under LOMIT's names -- image ``key % N``, an exemplar drawn from
+    ``keyed_rng(seed, key)`` (uniformly among the other images; with
+    ``exemplar = "differ"`` among those whose labels differ;
+    :class:`~i2icli.data.references.LabelReferences`) and both label vectors
+    (float (n_attr,) in {0, 1}).  Both images get the split's augmentation (a
+    horizontal flip on train) from the same keyed generator, so an item is the
+    same in any worker, on any rank and after a resume.
     """
 
     image_keys = ("x", "y")
 
     def __init__(self, base: AttributeDataset, exemplar: Literal["random", "differ"] = "random"):
-        if len(base) < 2:
-            raise DataError(f"{base.store.path}: LOMIT needs at least two {base.split} images (input and exemplar)")
-        if exemplar == "differ" and len(np.unique(base.labels, axis=0)) < 2:
-            raise DataError(f"{base.store.path}: every {base.split} image has the same labels "
-                            f"({', '.join(base.label_names)}), so no exemplar can differ; use model.exemplar = \"random\"")
+        self.pairs = AttributeReferenceDataset(base, exemplar, option="model.exemplar")
         self.base = base
         self.exemplar = exemplar
         self.seed = base.seed
@@ -390,22 +389,12 @@ class LOMITDataset(KeyedDataset):
         return len(self.base)
 
     def exemplar_index(self, index: int, rng: np.random.Generator) -> int:
-        n = len(self.base)
-        labels = self.base.labels
-        for _ in range(64):
-            j = int(rng.integers(n - 1))
-            j += j >= index  # uniform over the others
-            if self.exemplar == "random" or (labels[j] != labels[index]).any():
-                return j
-        # rare: few images differ from this one; pick uniformly among them
-        return int(rng.choice(np.flatnonzero((labels != labels[index]).any(axis=1))))
+        """The exemplar of item ``index`` (the draw :meth:`item` makes first)."""
+        return self.pairs.references(index, rng)
 
     def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
-        j = self.exemplar_index(index, rng)
-        x, y = (self.base.augment([self.base.raw_image(i)], rng)[0] for i in (index, j))
-        labels = self.base.labels
-        return {"x": image_bytes(x), "x_labels": torch.from_numpy(labels[index].copy()),
-                "y": image_bytes(y), "y_labels": torch.from_numpy(labels[j].copy())}
+        it = self.pairs.item(index, rng)
+        return {"x": it["image"], "x_labels": it["labels"], "y": it["reference"], "y_labels": it["reference_labels"]}
 
 
 def lomit_dataset(cfg: RunConfig, split: str) -> LOMITDataset:
@@ -424,4 +413,5 @@ register(ModelSpec(
     summary="LOMIT (ICLR'19 sub.): exemplar-guided local translation, co-segmentation masks + highway AdaIN",
     accepts=("exemplar", "region"),
     requires=("exemplar",),
+    synthetic="faces",
 ))
