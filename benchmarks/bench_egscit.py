@@ -11,7 +11,7 @@ variant with the same data, seed and budget:
 - ``no_mask``: ``model.mask_eta = 1`` (w/o feature mask);
 - ``no_adain``: ``model.use_adain = false`` (w/o AdaIN).
 
-All three run **without L_P** (``style_weight = content_weight = 0``): there is
+All three run **without L_P** (``lambda_style = lambda_content = 0``): there is
 no ImageNet VGG-19 on the benchmark machines, so these rows correspond to the
 paper's protocol with the perceptual loss removed, which the table says.  Every
 checkpoint (``--eval-every``) is scored on the store's held-out ground-truth
@@ -74,7 +74,7 @@ VARIANTS = {
 LABEL = {"full": "EGSC-IT (full, w/o L_P)", "no_mask": "w/o feature mask (w/o L_P)",
          "no_adain": "w/o AdaIN (w/o L_P)"}
 PAPER = {"full": (0.478, 0.232), "no_mask": (0.395, 0.133), "no_adain": (0.208, 0.080)}
-NO_LP = ["model.style_weight=0", "model.content_weight=0"]
+NO_LP = ["model.lambda_style=0", "model.lambda_content=0"]
 
 
 def config(over: list[str], recipe: Path = RECIPE):
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-reps", type=int, default=8)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--set", action="append", default=[], help="extra override for both stages, e.g. model.ch=16")
+    ap.add_argument("--set", action="append", default=[], help="extra override for both stages, e.g. model.channels=16")
     ap.add_argument("--workdir", type=Path, help="keep the store and runs here (default: a temporary folder)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     args = ap.parse_args(argv)

@@ -68,7 +68,7 @@ def test_family_parameter_totals_mnist_single():
     """``count_params`` of the authors' model (F included) and one stage-1 VAE-GAN, MNIST-Single widths."""
     with torch.device("meta"):
         main = get("egscit").build(training_config("egscit", RECIPES_DIR / "egscit" / "mnist_single.toml",
-                                                   overrides=["model.style_weight=0", "model.content_weight=0"]))
+                                                   overrides=["model.lambda_style=0", "model.lambda_content=0"]))
         pre = get("egscit").build(training_config("egscit", RECIPES_DIR / "egscit" / "mnist_single.toml",
                                                   overrides=["model.stage=pretrain"]))
     counts = {k: _n(v) for k, v in main.networks.items()}
@@ -233,7 +233,7 @@ def test_weight_sharing_is_one_parameter_set_with_one_gradient():
 
 
 def test_training_steps_schedule_and_frozen_feature_networks():
-    fam = _family("model.style_weight=1e3", "model.content_weight=10", "model.vgg=random")
+    fam = _family("model.lambda_style=1e3", "model.lambda_content=10", "model.vgg=random")
     assert [(p.name, p.every) for p in fam.phases] == [("discriminator", 5), ("generator", 1)]
     assert fam.required_weights() == ()  # random VGG asked for by name
     before = {k: v.clone() for k, v in ckpt.network_state(fam.networks).items()}
@@ -251,7 +251,7 @@ def test_training_steps_schedule_and_frozen_feature_networks():
 
 
 def test_ablation_switches_and_vgg_requirements():
-    default = _family("model.style_weight=1e3", "model.content_weight=10")
+    default = _family("model.lambda_style=1e3", "model.lambda_content=10")
     assert default.required_weights() == ("vgg19",)  # ImageNet VGG-19 whenever L_P is on
     no_lp = _family()
     assert no_lp.required_weights() == () and no_lp.frozen_networks() == {}  # w/o L_P: no VGG at all
@@ -275,7 +275,7 @@ def test_default_recipe_without_vgg_file_stops_before_any_work(tmp_path, monkeyp
         pytest.skip("an ImageNet VGG-19 file is installed")
     stage1 = _stage1_run(tmp_path)
     cfg = training_config("egscit", RECIPES_DIR / "egscit" / "tiny.toml",
-                          overrides=["model.style_weight=1e3", "model.content_weight=10", f"model.stage1_run={stage1}"])
+                          overrides=["model.lambda_style=1e3", "model.lambda_content=10", f"model.stage1_run={stage1}"])
     with pytest.raises(WeightsError, match="vgg19"):
         plan(TrainRequest(cfg=cfg, out=tmp_path / "run"))
     assert not (tmp_path / "run").exists()
@@ -367,7 +367,7 @@ def test_bad_stage1_run_is_a_one_line_error_and_nothing_is_written(digits, tmp_p
         if case == "main_run":  # a stage-2 run's config is no stage-1 run
             text = (tmp_path / "stage1" / "config.toml").read_text().replace('stage = "pretrain"', 'stage = "main"')
             (tmp_path / "stage1" / "config.toml").write_text(text)
-    extra = ["--set", "model.ch=16"] if case == "widths" else []
+    extra = ["--set", "model.channels=16"] if case == "widths" else []
     out = tmp_path / "run"
     res = _train(["--data", str(digits), "--out", str(out), "--set", f"model.stage1_run={target}", *extra])
     assert res.exit_code != 0

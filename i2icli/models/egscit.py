@@ -90,14 +90,14 @@ decodes the noise-free latent, ``true`` matches the code.
 
 Ablations (Table 2), each changing nothing else: ``mask_eta = 1`` (w/o
 feature mask, m = 1), ``use_adain = false`` (w/o AdaIN, c~ = m o c; the
-authors' repository has no switch for it), ``style_weight = content_weight = 0``
+authors' repository has no switch for it), ``lambda_style = lambda_content = 0``
 (w/o L_P; no VGG is loaded).
 
 VGG-19: torchvision's ImageNet weights and normalisation through
 :class:`~i2icli.nn.vgg.VGG19Features` (the authors use Caffe's BGR
 ``vgg19.npy``; the per-channel L2 normalisation removes each channel's scale,
-so the lambda values should transfer, but this is not verified).  ImageNet weights are required whenever a perceptual weight is
-positive (``required_weights``).  ``vgg = "random"`` substitutes a seeded
+so the lambda values should transfer, but this is not verified).  ImageNet
+weights are required whenever a perceptual weight is positive (``required_weights``).  ``vgg = "random"`` substitutes a seeded
 random VGG-19 only when a recipe asks for it by name; such a run prints and
 logs ``not ImageNet VGG`` and its numbers must say so.  Max pooling uses
 ``ceil_mode`` (TensorFlow 'SAME' pooling), which keeps relu5_1 at 2x2 for 28 px
@@ -135,48 +135,48 @@ class EGSCITConfig:
     """The ``[model]`` table of an EGSC-IT recipe; defaults are the paper's full model (GTA5/CelebA widths).
 
     ``n1``: Table 6's n1 (the 7x7 stem plus ``n1 - 1`` stride-2 layers in E, F
-    and G); 1 for MNIST-Single, 3 elsewhere.  ``n_res``: domain-specific
+    and G); 1 for MNIST-Single, 3 elsewhere.  ``n_res_blocks``: domain-specific
     residual blocks in E/F and in G (3; with the shared block, the paper's
-    n2 = 4).  ``disc_layers``: stride-2 convs of D (4; with the logit conv,
+    n2 = 4).  ``n_disc_layers``: stride-2 convs of D (4; with the logit conv,
     n3 = 5).
     """
 
     stage: Literal["pretrain", "main"] = "main"
     stage1_run: str = ""  # main: the pretrain run directory whose feat_a/feat_b become F_A/F_B
     n1: int = 3
-    ch: int = 64  # ngf
-    n_res: int = 3
-    disc_ch: int = 64  # ndf
-    disc_layers: int = 4
+    channels: int = 64  # ngf
+    n_res_blocks: int = 3
+    disc_channels: int = 64  # ndf
+    n_disc_layers: int = 4
     disc_authors_quirks: bool = True  # see UNITDiscriminator
     mask_eta: float = 0.5  # eta of m = (1 - eta) sigmoid(f) + eta; 1 = w/o feature mask
     use_adain: bool = True  # False = w/o AdaIN
     adain_stats: AdaINStats = "std"
     adain_eps: float = 1e-5
     test_noise: bool = False  # add N(0, I) to the latent at test time (the authors' test script does)
-    gan_weight: float = 10.0  # lambda_0 (UNIT)
-    kl_weight: float = 0.1  # lambda_1
-    recon_weight: float = 100.0  # lambda_2 (authors' script: --L1_weight=100)
-    kl_cycle_weight: float = 0.1  # lambda_3
-    cycle_weight: float = 100.0  # lambda_4 (--L1_cycle_weight=100)
-    style_weight: float = 5e3  # lambda_s (Table 6; dataset-specific, set by the recipes)
-    content_weight: float = 1e1  # lambda_c
+    lambda_adv: float = 10.0  # lambda_0 (UNIT)
+    lambda_kl: float = 0.1  # lambda_1
+    lambda_recon: float = 100.0  # lambda_2 (authors' script: --L1_weight=100)
+    lambda_kl_cycle: float = 0.1  # lambda_3
+    lambda_cycle: float = 100.0  # lambda_4 (--L1_cycle_weight=100)
+    lambda_style: float = 5e3  # lambda_s (Table 6; dataset-specific, set by the recipes)
+    lambda_content: float = 1e1  # lambda_c
     vgg: Literal["imagenet", "random"] = "imagenet"
     init_std: float = 0.02  # E, G, F: N(0, 0.02) (authors: truncated normal); D: Xavier uniform
 
     def __post_init__(self) -> None:
-        if self.n1 < 1 or self.ch < 1 or self.n_res < 0 or self.disc_ch < 1 or self.disc_layers < 1:
-            raise ValueError("n1, ch, disc_ch and disc_layers must be >= 1 and n_res >= 0")
+        if min(self.n1, self.channels, self.disc_channels, self.n_disc_layers) < 1 or self.n_res_blocks < 0:
+            raise ValueError("n1, channels, disc_channels and n_disc_layers must be >= 1 and n_res_blocks >= 0")
         if not 0.0 <= self.mask_eta <= 1.0:
             raise ValueError(f"mask_eta must lie in [0, 1] (1 = no feature mask), got {self.mask_eta}")
-        for name in ("gan_weight", "kl_weight", "recon_weight", "kl_cycle_weight", "cycle_weight", "style_weight",
-                     "content_weight", "init_std", "adain_eps"):
+        for name in ("lambda_adv", "lambda_kl", "lambda_recon", "lambda_kl_cycle", "lambda_cycle", "lambda_style",
+                     "lambda_content", "init_std", "adain_eps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     @property
     def perceptual(self) -> bool:
-        return self.stage == "main" and (self.style_weight > 0 or self.content_weight > 0)
+        return self.stage == "main" and (self.lambda_style > 0 or self.lambda_content > 0)
 
 
 # --------------------------------------------------------------------------- networks
@@ -193,16 +193,16 @@ def _resblock(dim: int) -> ResidualBlock:
 
 
 class UNITEncoder(nn.Module):
-    """E_X and F_X: 7x7 stem, ``n1 - 1`` stride-2 3x3 convs (channels doubling), ``n_res`` residual blocks."""
+    """E_X and F_X: 7x7 stem, ``n1 - 1`` stride-2 3x3 convs (channels doubling), ``n_res_blocks`` residual blocks."""
 
-    def __init__(self, n1: int, ch: int = 64, n_res: int = 3, in_channels: int = 3):
+    def __init__(self, n1: int, ch: int = 64, n_res_blocks: int = 3, in_channels: int = 3):
         super().__init__()
         layers: list[nn.Module] = [conv_block(in_channels, ch, 7, 1, 3, pad_mode="reflect", activation=_lrelu)]
         width = ch
         for _ in range(n1 - 1):
             layers.append(conv_block(width, 2 * width, 3, 2, 1, pad_mode="reflect", activation=_lrelu))
             width *= 2
-        layers += [_resblock(width) for _ in range(n_res)]
+        layers += [_resblock(width) for _ in range(n_res_blocks)]
         self.net = nn.Sequential(*layers)
         self.out_channels = width
 
@@ -211,15 +211,15 @@ class UNITEncoder(nn.Module):
 
 
 class UNITDecoder(nn.Module):
-    """G_X: ``n_res`` residual blocks, ``n1 - 1`` stride-2 3x3 transposed convs, 1x1 transposed conv + tanh.
+    """G_X: ``n_res_blocks`` residual blocks, ``n1 - 1`` stride-2 3x3 transposed convs, 1x1 transposed conv + tanh.
 
     Transposed convs double the size exactly (TF 'SAME': padding 1, output padding 1).
     """
 
-    def __init__(self, n1: int, ch: int = 64, n_res: int = 3, out_channels: int = 3):
+    def __init__(self, n1: int, ch: int = 64, n_res_blocks: int = 3, out_channels: int = 3):
         super().__init__()
         width = ch * 2 ** (n1 - 1)
-        layers: list[nn.Module] = [_resblock(width) for _ in range(n_res)]
+        layers: list[nn.Module] = [_resblock(width) for _ in range(n_res_blocks)]
         for _ in range(n1 - 1):
             layers += [nn.ConvTranspose2d(width, width // 2, 3, 2, padding=1, output_padding=1), _lrelu()]
             width //= 2
@@ -338,24 +338,28 @@ class EGSCIT(Family):
                               "model.stage1_run to that run directory")
 
         def encoder() -> UNITEncoder:
-            return UNITEncoder(m.n1, m.ch, m.n_res)
+            return UNITEncoder(m.n1, m.channels, m.n_res_blocks)
 
-        width = m.ch * 2 ** (m.n1 - 1)
+        def decoder() -> UNITDecoder:
+            return UNITDecoder(m.n1, m.channels, m.n_res_blocks)
+
+        width = m.channels * 2 ** (m.n1 - 1)
         nets: dict[str, nn.Module] = {}
         if m.stage == "main":
             nets.update(enc_a=encoder(), enc_b=encoder(), shared_enc=_resblock(width), shared_gen=_resblock(width),
-                        gen_a=UNITDecoder(m.n1, m.ch, m.n_res), gen_b=UNITDecoder(m.n1, m.ch, m.n_res),
+                        gen_a=decoder(), gen_b=decoder(),
                         feat_a=encoder(), feat_b=encoder())
             gen_side = MAIN_GENERATOR
             phases = (Phase("discriminator", DISCRIMINATORS, every=5), Phase("generator", MAIN_GENERATOR))
         else:
             for d in DOMAINS:
                 nets.update({f"feat_{d}": encoder(), f"vae_shared_{d}": _resblock(width),
-                             f"vae_content_{d}": _resblock(width), f"vae_gen_{d}": UNITDecoder(m.n1, m.ch, m.n_res)})
+                             f"vae_content_{d}": _resblock(width), f"vae_gen_{d}": decoder()})
             gen_side = PRETRAIN_GENERATOR
             phases = (Phase("discriminator", DISCRIMINATORS), Phase("generator", PRETRAIN_GENERATOR))
         for d in DOMAINS:
-            nets[f"disc_{d}"] = UNITDiscriminator(3, m.disc_ch, m.disc_layers, authors_quirks=m.disc_authors_quirks)
+            nets[f"disc_{d}"] = UNITDiscriminator(3, m.disc_channels, m.n_disc_layers,
+                                                  authors_quirks=m.disc_authors_quirks)
         self.networks = nn.ModuleDict(nets)
         for name, module in nets.items():
             if name.startswith("disc_"):
@@ -464,13 +468,13 @@ class EGSCIT(Family):
 
     def discriminator_loss(self, nets: Nets, x_a: Tensor, x_b: Tensor, fake_a: Tensor, fake_b: Tensor
                            ) -> tuple[Tensor, Logs]:
-        """``gan_weight * 0.5 * [LSGAN_D(D_A; x_A, fake_A) + LSGAN_D(D_B; x_B, fake_B)]`` (real and fake in one pass;
+        """``lambda_adv * 0.5 * [LSGAN_D(D_A; x_A, fake_A) + LSGAN_D(D_B; x_B, fake_B)]`` (real and fake in one pass;
         D's instance norm is per sample, so this equals two calls)."""
         n = x_a.shape[0]
         d_a = nets["disc_a"](torch.cat([x_a, fake_a]))
         d_b = nets["disc_b"](torch.cat([x_b, fake_b]))
         adv_a, adv_b = lsgan_d_loss(d_a[:n], d_a[n:]), lsgan_d_loss(d_b[:n], d_b[n:])
-        loss = self.mcfg.gan_weight * 0.5 * (adv_a + adv_b)
+        loss = self.mcfg.lambda_adv * 0.5 * (adv_a + adv_b)
         return loss, {"d_loss": loss.detach(), "d_adv_a": adv_a.detach(), "d_adv_b": adv_b.detach()}
 
     def generator_loss(self, nets: Nets, x_a: Tensor, x_b: Tensor) -> tuple[Tensor, Logs]:
@@ -482,14 +486,14 @@ class EGSCIT(Family):
         cycle = l1_loss(out["aba"], x_a) + l1_loss(out["bab"], x_b)
         kl = kl_noisy(out["z_a"]) + kl_noisy(out["z_b"])
         kl_cycle = kl_noisy(out["z_ab"]) + kl_noisy(out["z_ba"])
-        loss = (m.gan_weight * adv + m.recon_weight * recon + m.cycle_weight * cycle + m.kl_weight * kl
-                + m.kl_cycle_weight * kl_cycle)
+        loss = (m.lambda_adv * adv + m.lambda_recon * recon + m.lambda_cycle * cycle + m.lambda_kl * kl
+                + m.lambda_kl_cycle * kl_cycle)
         logs = {"g_adv": adv, "g_recon": recon, "g_cycle": cycle, "g_kl": kl, "g_kl_cycle": kl_cycle}
         if m.perceptual:
             n = x_a.shape[0]
             feats = nets["vgg"](torch.cat([x_a, x_b, out["ab"], out["ba"]]))
             content, style = perceptual_losses(feats, n)
-            loss = loss + m.content_weight * content + m.style_weight * style
+            loss = loss + m.lambda_content * content + m.lambda_style * style
             logs.update(g_content=content, g_style=style)
         logs["g_loss"] = loss
         return loss, {k: v.detach() for k, v in logs.items()}
@@ -505,13 +509,13 @@ class EGSCIT(Family):
         return out
 
     def pretrain_generator_loss(self, nets: Nets, x_a: Tensor, x_b: Tensor) -> tuple[Tensor, Logs]:
-        """Stage 1 per domain: ``gan_weight LS(D(x^)) + recon_weight |x^ - x| + kl_weight mean(z^2)``, summed."""
+        """Stage 1 per domain: ``lambda_adv LS(D(x^)) + lambda_recon |x^ - x| + lambda_kl mean(z^2)``, summed."""
         m = self.mcfg
         rec = self._vae(nets, x_a, x_b)
         adv = lsgan_g_loss(nets["disc_a"](rec["a"])) + lsgan_g_loss(nets["disc_b"](rec["b"]))
         recon = l1_loss(rec["a"], x_a) + l1_loss(rec["b"], x_b)
         kl = kl_noisy(rec["z_a"]) + kl_noisy(rec["z_b"])
-        loss = m.gan_weight * adv + m.recon_weight * recon + m.kl_weight * kl
+        loss = m.lambda_adv * adv + m.lambda_recon * recon + m.lambda_kl * kl
         logs = {"g_loss": loss, "g_adv": adv, "g_recon": recon, "g_kl": kl}
         return loss, {k: v.detach() for k, v in logs.items()}
 
@@ -587,10 +591,10 @@ def stage1_feature_weights(run: Path, m: EGSCITConfig) -> dict[str, dict[str, Te
         stage = getattr(m1, "stage", "-")
         raise ConfigError(f"{where}: that run trained model {cfg1.model!r} (stage {stage!r}), not an EGSC-IT "
                           "pretrain run; point model.stage1_run at a run trained with model.stage = \"pretrain\"")
-    for key in ("n1", "ch", "n_res"):
+    for key in ("n1", "channels", "n_res_blocks"):
         if getattr(m1, key) != getattr(m, key):
             raise ConfigError(f"{where}: its model.{key} = {getattr(m1, key)} differs from this recipe's "
-                              f"{getattr(m, key)}; train stage 1 with the same n1, ch and n_res")
+                              f"{getattr(m, key)}; train stage 1 with the same n1, channels and n_res_blocks")
     latest = ckpt.latest_checkpoint(run)
     if latest is None:
         raise DataError(f"{where}: the run has no checkpoint yet; let stage 1 train (and checkpoint) first")
@@ -617,6 +621,7 @@ register(ModelSpec(
     build=EGSCIT,
     dataset=_dataset,
     default_recipe="mnist_single.toml",
+    synthetic="digits",
     summary="EGSC-IT (ICLR 2019): exemplar-guided A<->B translation with feature masks and exemplar AdaIN",
     accepts=("direction", "exemplar"),
     requires=("exemplar",),
