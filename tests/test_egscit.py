@@ -86,7 +86,10 @@ def test_unit_discriminator_same_padding_and_quirks():
     # authors' activations: LReLU twice after conv0 (slope 0.04 on negatives), conv-LReLU-IN-LReLU, LReLU logits
     torch.manual_seed(0)
     x = torch.randn(2, 3, 32, 32)
-    act = lambda t: nn.functional.leaky_relu(t, 0.2)
+
+    def act(t: torch.Tensor) -> torch.Tensor:
+        return nn.functional.leaky_relu(t, 0.2)
+
     h = act(act(d.convs[0](x)))
     for conv, norm in zip(list(d.convs)[1:], list(d.norms)[1:]):
         h = act(norm(act(conv(h))))
