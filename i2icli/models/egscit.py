@@ -98,8 +98,10 @@ VGG-19: torchvision's ImageNet weights and normalisation through
 ``vgg19.npy``; the per-channel L2 normalisation removes each channel's scale,
 so the lambda values should transfer, but this is not verified).  ImageNet
 weights are required whenever a perceptual weight is positive
-(``required_weights``).  ``vgg = "random"`` substitutes a seeded random VGG-19 only when a recipe asks for it by name; such a run prints and
-logs ``not ImageNet VGG`` and its numbers must say so.  Max pooling uses
+(``required_weights``).  ``vgg = "random"`` substitutes a seeded random
+VGG-19 only when a recipe asks for it by name; such a run prints ``not
+ImageNet VGG`` when the network is built, its config.toml records
+``vgg = "random"``, and its numbers must say so.  Max pooling uses
 ``ceil_mode`` (TensorFlow 'SAME' pooling), which keeps relu5_1 at 2x2 for 28 px
 inputs; sizes divisible by 16 are unaffected.
 """
