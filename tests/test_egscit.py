@@ -439,3 +439,31 @@ def test_translate_any_size_divisible_by_the_downsampling():
     odd = torch.zeros(1, 3, 33, 32)
     with pytest.raises(DataError, match="multiples of 2"):
         fam.translate(odd, Guidance(direction="a2b", exemplar=odd))
+
+
+def test_test_noise_switch():
+    """Default translate decodes the noise-free latent; model.test_noise=true adds N(0, I) as the authors' test does."""
+    x = _batches(1)[0]
+    g = Guidance(direction="a2b", exemplar=x["b"])
+    for noisy in (False, True):
+        fam = _family(f"model.test_noise={'true' if noisy else 'false'}")
+        with torch.no_grad():
+            y1, y2 = fam.translate(x["a"], g)["output"], fam.translate(x["a"], g)["output"]
+        assert torch.equal(y1, y2) is not noisy
+
+
+@pytest.mark.parametrize("recipe, n1, size, batch, lr, lam_s, lam_c, paper_iterations", [
+    ("mnist_single", 1, 32, 8, 1e-5, 1e3, 1e1, 60_000),
+    ("mnist_multiple", 3, 64, 8, 1e-5, 1e4, 1e2, 60_000),
+    ("gta5_bdd", 3, 256, 3, 1e-4, 1e4, 1e2, 22_000),
+    ("celeba_gender", 3, 128, 8, 1e-4, 5e3, 1e1, 30_000),
+])
+def test_recipes_carry_table_6(recipe, n1, size, batch, lr, lam_s, lam_c, paper_iterations):
+    cfg = training_config("egscit", RECIPES_DIR / "egscit" / f"{recipe}.toml")
+    m, t = cfg.model_cfg, cfg.train
+    assert (m.n1, cfg.data.image_size, t.batch_size, t.lr, m.lambda_style, m.lambda_content) == (
+        n1, size, batch, lr, lam_s, lam_c)
+    assert t.iterations == 5 * paper_iterations  # 1 D + 5 G updates per paper iteration
+    assert (t.lr_schedule, t.lr_power, t.betas, t.weight_decay) == ("poly", 0.9, (0.5, 0.999), 0.0)
+    assert (m.mask_eta, m.use_adain, m.n_res_blocks, m.n_disc_layers, m.channels) == (0.5, True, 3, 4, 64)
+    assert (m.lambda_adv, m.lambda_kl, m.lambda_recon, m.lambda_kl_cycle, m.lambda_cycle) == (10, 0.1, 100, 0.1, 100)
