@@ -351,13 +351,11 @@ class EGSCIT(Family):
             nets.update(enc_a=encoder(), enc_b=encoder(), shared_enc=_resblock(width), shared_gen=_resblock(width),
                         gen_a=decoder(), gen_b=decoder(),
                         feat_a=encoder(), feat_b=encoder())
-            gen_side = MAIN_GENERATOR
             phases = (Phase("discriminator", DISCRIMINATORS, every=5), Phase("generator", MAIN_GENERATOR))
         else:
             for d in DOMAINS:
                 nets.update({f"feat_{d}": encoder(), f"vae_shared_{d}": _resblock(width),
                              f"vae_content_{d}": _resblock(width), f"vae_gen_{d}": decoder()})
-            gen_side = PRETRAIN_GENERATOR
             phases = (Phase("discriminator", DISCRIMINATORS), Phase("generator", PRETRAIN_GENERATOR))
         for d in DOMAINS:
             nets[f"disc_{d}"] = UNITDiscriminator(3, m.disc_channels, m.n_disc_layers,
@@ -369,7 +367,6 @@ class EGSCIT(Family):
             else:
                 init_normal_(module, m.init_std)
         self.phases = phases
-        self.generator_side = gen_side
         if m.stage == "main":  # F never trains in stage 2
             for d in DOMAINS:
                 self.networks[f"feat_{d}"].requires_grad_(False)
