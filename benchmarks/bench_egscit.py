@@ -119,10 +119,8 @@ def test_pairs(store) -> list[tuple[int, int, int, str]]:
             for k in range(len(p.input))]
 
 
-def evaluate(run: Path, checkpoint: Path, store, pairs, size: int, device: str, batch: int = 64
-             ) -> dict[str, tuple[float, float]]:
-    """SSIM to the ground truth per direction: (mean, std) over pairs."""
-    loaded = load_run(run, device=device, checkpoint=checkpoint)
+def score_pairs(fn, store, pairs, size: int, batch: int = 64) -> dict[str, tuple[float, float]]:
+    """SSIM to the ground truth per direction, (mean, std) over pairs, of ``fn(x, exemplar, direction) -> y``."""
     scores: dict[str, list[float]] = {"a2b": [], "b2a": []}
     for direction in ("a2b", "b2a"):
         rows = [r for r in pairs if r[3] == direction]
@@ -130,12 +128,25 @@ def evaluate(run: Path, checkpoint: Path, store, pairs, size: int, device: str, 
             chunk = rows[start:start + batch]
             x = torch.stack([to_tensor(resize(store.image("test", i), size)) for _, i, _, _ in chunk])
             e = torch.stack([to_tensor(resize(store.image("test", j), size)) for _, _, j, _ in chunk])
-            with torch.no_grad():
-                out = loaded.family.translate(x.to(loaded.device),
-                                              Guidance(direction=direction, exemplar=e.to(loaded.device)))["output"]
+            out = fn(x, e, direction)
             for (k, _, _, _), y in zip(chunk, out.cpu()):
                 scores[direction].append(ssim_pair(to_uint8(y), resize(store.truth("test", k), size)))
     return {d: (float(np.mean(v)), float(np.std(v))) for d, v in scores.items()}
+
+
+def evaluate(run: Path, checkpoint: Path, store, pairs, size: int, device: str) -> dict[str, tuple[float, float]]:
+    """A checkpoint's translations (input, exemplar, direction of each ground-truth pair) scored by SSIM."""
+    loaded = load_run(run, device=device, checkpoint=checkpoint)
+
+    def fn(x: torch.Tensor, e: torch.Tensor, direction: str) -> torch.Tensor:
+        with torch.no_grad():
+            g = Guidance(direction=direction, exemplar=e.to(loaded.device))  # type: ignore[arg-type]
+            return loaded.family.translate(x.to(loaded.device), g)["output"]
+
+    return score_pairs(fn, store, pairs, size)
+
+
+BASELINES = {"identity (output = input)": lambda x, e, d: x, "exemplar (output = exemplar)": lambda x, e, d: e}
 
 
 def quality(args) -> str:
@@ -151,6 +162,7 @@ def quality(args) -> str:
                 prepare_digits(DigitsRequest(out=data, count=args.count, test_count=args.test_count, seed=0))
         store = open_store(data)
         pairs = test_pairs(store)
+        baselines = {name: score_pairs(fn, store, pairs, args.size) for name, fn in BASELINES.items()}
         curves: dict[str, dict[int, list[dict]]] = {v: {} for v in args.variants}
         for seed in args.seeds:
             t0 = time.perf_counter()
@@ -166,11 +178,11 @@ def quality(args) -> str:
                     curves[variant].setdefault(it, []).append(r)
                     print(f"seed {seed} {variant} it {it}: A2B {r['a2b'][0]:.4f}  B2A {r['b2a'][0]:.4f} "
                           f"({seconds:.0f} s training)", flush=True)
-        (work / "curves.json").write_text(json.dumps(curves, indent=1))
-    return report(args, curves, len(pairs) // 2)
+        (work / "curves.json").write_text(json.dumps({"curves": curves, "baselines": baselines}, indent=1))
+    return report(args, curves, baselines, len(pairs) // 2)
 
 
-def report(args, curves, n_pairs: int) -> str:
+def report(args, curves, baselines, n_pairs: int) -> str:
     lines = [f"Synthetic digits (`i2i prepare synthetic digits`, {args.size} px; {n_pairs} test pairs per direction), "
              f"seeds {' '.join(map(str, args.seeds))}; stage 1 {args.stage1_iterations} iterations, stage 2 "
              f"{args.iterations} engine iterations (= {args.iterations // 5} paper iterations of 1 D + 5 G updates), "
@@ -194,6 +206,9 @@ def report(args, curves, n_pairs: int) -> str:
         stds = "/".join(f"{np.mean([r[d][1] for r in last]):.3f}" for d in ("a2b", "b2a"))
         pa, pb = PAPER[v]
         lines.append(f"| {LABEL[v]} | {cells[0]} | {cells[1]} | {stds} | {pa:.3f} / {pb:.3f} (with L_P) |")
+    for name, r in baselines.items():
+        lines.append(f"| {name} (no model) | {r['a2b'][0]:.4f} | {r['b2a'][0]:.4f} | "
+                     f"{r['a2b'][1]:.3f}/{r['b2a'][1]:.3f} | - |")
     lines += ["", "Learning curve (A→B SSIM, mean over seeds, at each checkpoint):", "",
               "| iteration | " + " | ".join(LABEL[v] for v in curves) + " |",
               "|---|" + "---|" * len(curves)]
