@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], help="extra override for both stages, e.g. model.channels=16")
     ap.add_argument("--workdir", type=Path, help="keep the store and runs here (default: a temporary folder)")
+    ap.add_argument("--note", default="", help="a paragraph appended to the quality section (e.g. budget caveats)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     args = ap.parse_args(argv)
     if not (args.quality or args.speed):
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_write:
             print(f"wrote {write_section('EGSC-IT speed', text, args.device)}")
     if args.quality:
-        text = quality(args)
+        text = quality(args) + (f"\n\n{args.note.strip()}" if args.note.strip() else "")
         print(text)
         if not args.no_write:
             print(f"wrote {write_section('EGSC-IT MNIST-Single ablation', text, args.device)}")
