@@ -6,17 +6,17 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import test_datasets
 import torch
-from test_datasets import blue, cfg, gradient
 from torch.utils.data import DataLoader
 
+import test_datasets
 from i2icli.data.datasets import attribute_dataset, attribute_reference_dataset, domain_dataset, paired_dataset
 from i2icli.data.keyed import dataset_image_keys
 from i2icli.data.references import DomainReferences, LabelReferences
 from i2icli.data.store import StoreWriter
 from i2icli.errors import ConfigError, DataError
 from i2icli.models.lomit import LOMITDataset
+from test_datasets import blue, cfg, gradient
 
 domain_store = test_datasets.domain_store  # the stores of tests/test_datasets.py, as fixtures here too
 attr_store = test_datasets.attr_store
@@ -165,8 +165,9 @@ def test_attribute_references_callable_policy(label_store):
 
 
 def test_attribute_reference_errors(label_store):
-    with pytest.raises(DataError, match=r"l.h5 \(test split\): has 1 image\(s\), a reference other than the item "
-                                        r"needs at least two; prepare more images \(or set reference policy = \"any\"\)"):
+    message = (r"l.h5 \(test split\): has 1 image\(s\), a reference other than the item "
+               r"needs at least two; prepare more images \(or set reference policy = \"any\"\)")
+    with pytest.raises(DataError, match=message):
         attribute_reference_dataset(cfg(label_store), "test")
     assert len(attribute_reference_dataset(cfg(label_store), "test", "any")) == 1
     with pytest.raises(DataError, match=r"every image has the same labels \(Bald\), so no reference can differ"):
@@ -228,7 +229,8 @@ def test_lomit_dataset_is_the_reference_dataset_under_lomits_names(attr_store):
     for key in range(30):
         a, b = lomit[key], generic[key]
         assert set(a) == {"x", "x_labels", "y", "y_labels"}
-        for mine, theirs in (("x", "image"), ("x_labels", "labels"), ("y", "reference"), ("y_labels", "reference_labels")):
+        for mine, theirs in (("x", "image"), ("x_labels", "labels"), ("y", "reference"),
+                             ("y_labels", "reference_labels")):
             assert torch.equal(a[mine], b[theirs])
     with pytest.raises(DataError, match=r"set model.exemplar = \"random\""):
         LOMITDataset(attribute_dataset(cfg(attr_store, attributes=("Blond_Hair",)), "train"), "differ")
@@ -270,5 +272,6 @@ def test_paired_dataset_with_reference(paired_store):
         assert same_item(it, ds[key])
         seen.add((i, j))
     assert len(seen) == 20  # every ordered pair of distinct images
-    with pytest.raises(DataError, match=r"p.h5: has 1 test pair\(s\), a reference from another pair needs at least two"):
+    message = r"p.h5: has 1 test pair\(s\), a reference from another pair needs at least two"
+    with pytest.raises(DataError, match=message):
         paired_dataset(cfg(paired_store), "test", reference=True)

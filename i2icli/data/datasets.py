@@ -34,9 +34,8 @@ train with flip as the only augmentation.  Test split: resize to
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -82,6 +81,14 @@ class _Augment:
 
 
 # --------------------------------------------------------------------------- unpaired
+
+
+class _Domain(Protocol):
+    """One domain's images: ``len(d)`` of them, ``d(i)`` the i-th as uint8 (H, W, 3)."""
+
+    def __len__(self) -> int: ...
+
+    def __call__(self, i: int) -> np.ndarray: ...
 
 
 class _StoreDomain:
@@ -138,14 +145,14 @@ class UnpairedDataset(KeyedDataset):
 
     image_keys = ("a", "b")
 
-    def __init__(self, domain_a: Callable[[int], np.ndarray], domain_b: Callable[[int], np.ndarray],
+    def __init__(self, domain_a: _Domain, domain_b: _Domain,
                  augment: _Augment, seed: int, domain_names: tuple[str, str], source: str):
         self.domain_a, self.domain_b = domain_a, domain_b
         self.augment = augment
         self.seed = int(seed)
         self.domain_names = domain_names
         self.source = source
-        self.len_a, self.len_b = len(domain_a), len(domain_b)  # type: ignore[arg-type]
+        self.len_a, self.len_b = len(domain_a), len(domain_b)
 
     def __len__(self) -> int:
         return max(self.len_a, self.len_b)
@@ -165,6 +172,8 @@ def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
     _check_split(split)
     path = _data_path(cfg)
     augment = _Augment(cfg, split)
+    a: _Domain
+    b: _Domain
     if path.is_dir():
         folders = [path / f"{split}{d}" for d in ("A", "B")]
         for f in folders:
@@ -180,11 +189,12 @@ def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
                             f"{len(store.domains)}; prepare it with `i2i prepare unpaired|afhq|synthetic digits`")
         chosen = cfg.data.domains or store.domains[:2]
         if len(chosen) != 2:
-            raise DataError(f"data.domains must name exactly 2 domains, got {list(chosen)}; store has {list(store.domains)}")
+            raise DataError(f"data.domains must name exactly 2 domains, got {list(chosen)}; "
+                            f"store has {list(store.domains)}")
         ids = [store.domain_index(d) for d in chosen]
         a, b = _StoreDomain(store, split, ids[0]), _StoreDomain(store, split, ids[1])
         names = (store.domains[ids[0]], store.domains[ids[1]])
-    for name, d in zip(names, (a, b)):
+    for name, d in zip(names, (a, b), strict=True):
         if len(d) == 0:
             raise DataError(f"{path}: domain {name!r} has no {split} images")
     return UnpairedDataset(a, b, augment, cfg.train.seed, names, str(path))

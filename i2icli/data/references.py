@@ -87,7 +87,8 @@ class LabelReferences:
                 raise DataError(f"{source}: has no images to draw a reference from; prepare it with `i2i prepare ...`")
             return
         if not isinstance(policy, str) or not (policy in ("random", "any", "differ") or policy.startswith("flip:")):
-            raise ConfigError(f"{option} = {policy!r} is not a reference policy; use one of {', '.join(LABEL_POLICIES)}")
+            raise ConfigError(f"{option} = {policy!r} is not a reference policy; "
+                              f"use one of {', '.join(LABEL_POLICIES)}")
         need = 1 if policy == "any" else 2
         if self.n < need:
             raise DataError(f"{source}: has {self.n} image(s), a reference other than the item needs at least two; "
@@ -142,7 +143,8 @@ class DomainReferences:
     def __init__(self, domain_ids: np.ndarray, domain_names: Sequence[str], target: Literal["other", "any"] = "other",
                  *, source: str = "dataset", option: str = "reference target"):
         if target not in DOMAIN_TARGETS:
-            raise ConfigError(f"{option} = {target!r} is not a target-domain policy; use one of {', '.join(DOMAIN_TARGETS)}")
+            raise ConfigError(f"{option} = {target!r} is not a target-domain policy; "
+                              f"use one of {', '.join(DOMAIN_TARGETS)}")
         self.domain_ids = np.asarray(domain_ids, dtype=np.int64)
         self.domain_names = tuple(domain_names)
         self.target = target
@@ -152,7 +154,7 @@ class DomainReferences:
                             "from another domain needs at least 2: select more with data.domains or prepare a store "
                             "with `i2i prepare afhq|unpaired`")
         self.members = [np.flatnonzero(self.domain_ids == k) for k in range(d)]
-        for name, m in zip(self.domain_names, self.members):
+        for name, m in zip(self.domain_names, self.members, strict=True):
             if len(m) == 0:
                 raise DataError(f"{source}: domain {name!r} has no images; drop it from data.domains or prepare "
                                 "the store again")

@@ -43,7 +43,16 @@ from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import resize, square_resize
 from i2icli.errors import DataError
 from i2icli.images import list_images
-from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs, split_test
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
 
@@ -95,7 +104,7 @@ def canny(img: np.ndarray, p: CannyParams = CannyParams()) -> np.ndarray:
 
 
 def decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, canny_params: CannyParams,
-                  reverse: bool, min_size: int):
+                  reverse: bool, min_size: int) -> dict[str, np.ndarray]:
     img = load_checked(job.path, min_size)
     if method == "ab":
         h, w = img.shape[:2]
@@ -145,7 +154,8 @@ def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> Pre
     else:
         files = list_images(root, recursive=True)
         test = split_test(len(files), req.test_count, req.seed)
-        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root))) for p, t in zip(files, test)]
+        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root)))
+                for p, t in zip(files, test, strict=True)]
     if not jobs:
         raise DataError(f"{root}: no image files found")
     out = output_path(req.out, f"{root.name}-{req.method}.h5")
