@@ -129,7 +129,7 @@ def score_pairs(fn, store, pairs, size: int, batch: int = 64) -> dict[str, tuple
             x = torch.stack([to_tensor(resize(store.image("test", i), size)) for _, i, _, _ in chunk])
             e = torch.stack([to_tensor(resize(store.image("test", j), size)) for _, _, j, _ in chunk])
             out = fn(x, e, direction)
-            for (k, _, _, _), y in zip(chunk, out.cpu()):
+            for (k, _, _, _), y in zip(chunk, out.cpu(), strict=True):
                 scores[direction].append(ssim_pair(to_uint8(y), resize(store.truth("test", k), size)))
     return {d: (float(np.mean(v)), float(np.std(v))) for d, v in scores.items()}
 

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from family_driver import drive
 from torch import nn
 from typer.testing import CliRunner
 
+from family_driver import drive
 from i2icli.cli.main import app
 from i2icli.engine import checkpoint as ckpt
 from i2icli.errors import ConfigError, WeightsError
@@ -91,12 +91,12 @@ def test_unit_discriminator_same_padding_and_quirks():
         return nn.functional.leaky_relu(t, 0.2)
 
     h = act(act(d.convs[0](x)))
-    for conv, norm in zip(list(d.convs)[1:], list(d.norms)[1:]):
+    for conv, norm in zip(list(d.convs)[1:], list(d.norms)[1:], strict=True):
         h = act(norm(act(conv(h))))
     torch.testing.assert_close(d(x), act(d.classifier(h)))
     d.quirks = False
     h = act(d.convs[0](x))
-    for conv, norm in zip(list(d.convs)[1:], list(d.norms)[1:]):
+    for conv, norm in zip(list(d.convs)[1:], list(d.norms)[1:], strict=True):
         h = act(norm(conv(h)))
     torch.testing.assert_close(d(x), d.classifier(h))
 
@@ -169,7 +169,7 @@ def test_gram_and_content_losses_against_a_literal_recomputation():
                 for i in range(c)]
 
     def mean_abs(x, y):
-        flat = [abs(a - b) for xs, ys in zip(x, y) for a, b in zip(xs, ys)]
+        flat = [abs(a - b) for xs, ys in zip(x, y, strict=True) for a, b in zip(xs, ys, strict=True)]
         return sum(flat) / len(flat)
 
     want_c = want_s = 0.0
@@ -230,7 +230,7 @@ def test_weight_sharing_is_one_parameter_set_with_one_gradient():
     g_a = grad_of(lambda ca, cb: ca.square().mean())
     g_b = grad_of(lambda ca, cb: cb.abs().mean())
     g_ab = grad_of(lambda ca, cb: ca.square().mean() + cb.abs().mean())
-    for a, b, both in zip(g_a, g_b, g_ab):
+    for a, b, both in zip(g_a, g_b, g_ab, strict=True):
         assert a.abs().sum() > 0 and b.abs().sum() > 0
         torch.testing.assert_close(both, a + b)  # both domains accumulate into the one parameter's gradient
 
@@ -408,11 +408,10 @@ def test_guidance_and_exemplar_size_errors():
 
 def test_prepare_celeba_domains_by_male(tmp_path):
     """`i2i prepare celeba --domains-by Male`: two domains (Male, not_Male) for EGSC-IT's face-gender task."""
-    from test_prepare_sources import CELEBA_40, make_celeba
-
     from i2icli.data.store import open_store
     from i2icli.errors import DataError
     from i2icli.prepare.celeba import CelebARequest, prepare_celeba
+    from test_prepare_sources import CELEBA_40, make_celeba
 
     root = make_celeba(tmp_path / "celeba", n=9)
     s = open_store(prepare_celeba(CelebARequest(root, tmp_path / "g.h5", size=16, test_count=3, workers=1,
@@ -420,7 +419,7 @@ def test_prepare_celeba_domains_by_male(tmp_path):
     assert s.domains == ("Male", "not_Male")
     male = CELEBA_40.index("Male")
     for split in ("train", "test"):
-        for name, dom in zip(s.names(split), s.domain_ids(split)):
+        for name, dom in zip(s.names(split), s.domain_ids(split), strict=True):
             i = int(str(name).split(".")[0])
             assert int(dom) == (0 if (i + male) % 3 == 0 else 1)  # the fixture's Male column
     assert s.count("train", "Male") + s.count("test", "Male") == 3

@@ -135,7 +135,7 @@ class Family(abc.ABC):
     def after_update(self, phase: str) -> None:  # noqa: B027 (an optional hook: doing nothing is the default)
         """Hook run after the optimiser step of ``phase`` (e.g. parameter clipping)."""
 
-    def load_initial_weights(self) -> None:
+    def load_initial_weights(self) -> None:  # noqa: B027 (an optional hook: doing nothing is the default)
         """Fill some networks from other runs at the start of a *fresh* run (default: nothing).
 
         Called by the engine's plan (validation: raise an :class:`~i2icli.errors.I2IError`

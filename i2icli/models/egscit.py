@@ -118,6 +118,7 @@ import torch
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
+from i2icli.data.keyed import KeyedDataset
 from i2icli.errors import ConfigError, DataError
 from i2icli.guidance import Guidance
 from i2icli.losses import l1_loss, lsgan_d_loss, lsgan_g_loss
@@ -608,7 +609,7 @@ def stage1_feature_weights(run: Path, m: EGSCITConfig) -> dict[str, dict[str, Te
     return out
 
 
-def _dataset(cfg: RunConfig, split: str):
+def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
     from i2icli.data.datasets import unpaired_dataset
 
     return unpaired_dataset(cfg, split)

@@ -207,8 +207,10 @@ class UNITDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, 1, ceil(H / 2**n), ceil(W / 2**n)) patch logits."""
-        act = functools.partial(nn.functional.leaky_relu, negative_slope=self.slope)
-        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+        def act(t: Tensor) -> Tensor:
+            return nn.functional.leaky_relu(t, self.slope)
+
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             h = conv(x)
             if i == 0:
                 x = act(act(h)) if self.quirks else act(h)
