@@ -14,15 +14,15 @@ from i2icli.cli.main import app
 from i2icli.engine import checkpoint as ckpt
 from i2icli.errors import ConfigError, WeightsError
 from i2icli.guidance import Guidance, validate
+from i2icli.losses.perceptual import linear_layer_weights
 from i2icli.models.egscit import (
     EGSCIT,
+    VGG_LAYERS,
     UNITDecoder,
     UNITEncoder,
     _resblock,
-    channel_l2_normalize,
     exemplar_adain,
     feature_mask,
-    gram_matrix,
     kl_noisy,
     perceptual_losses,
 )
@@ -154,7 +154,7 @@ def test_gram_and_content_losses_against_a_literal_recomputation():
     n = 2
     layers = ("l1", "l2", "l3")
     feats = {name: torch.rand(4 * n, 2 + i, 3, 2, dtype=torch.float64) for i, name in enumerate(layers)}
-    content, style = perceptual_losses(feats, n, layers)
+    content, style = perceptual_losses(feats, n, linear_layer_weights(layers), dict.fromkeys(layers, 1.0))
 
     def normalise(t):  # per (sample, channel) L2 over the positions
         out = t.clone()
@@ -183,10 +183,11 @@ def test_gram_and_content_losses_against_a_literal_recomputation():
         want_s += s_ab + s_ba
     assert float(content) == pytest.approx(want_c, rel=1e-9)
     assert float(style) == pytest.approx(want_s, rel=1e-9)
-    # building blocks
-    x = torch.rand(1, 2, 3, 3)
-    torch.testing.assert_close(channel_l2_normalize(x).flatten(2).norm(dim=2), torch.ones(1, 2))
-    torch.testing.assert_close(gram_matrix(x)[0], x[0].flatten(1) @ x[0].flatten(1).T / 9)
+    # the defaults are the paper's five layers with weights 0.2 ... 1.0 (content) and 1 (style)
+    five = {name: torch.rand(4 * n, 2, 3, 3, dtype=torch.float64) for name in VGG_LAYERS}
+    c5, s5 = perceptual_losses(five, n)
+    c_lin, s_one = perceptual_losses(five, n, linear_layer_weights(VGG_LAYERS), dict.fromkeys(VGG_LAYERS, 1.0))
+    assert float(c5) == float(c_lin) and float(s5) == float(s_one)
 
 
 def test_kl_is_taken_on_the_noisy_latent():

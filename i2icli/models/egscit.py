@@ -110,6 +110,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -122,7 +123,16 @@ from i2icli.data.keyed import KeyedDataset
 from i2icli.errors import ConfigError, DataError
 from i2icli.guidance import Guidance
 from i2icli.losses import l1_loss, lsgan_d_loss, lsgan_g_loss
+from i2icli.losses.perceptual import (
+    EGSCIT_CONTENT_WEIGHTS,
+    EGSCIT_LAYERS,
+    EGSCIT_STYLE_WEIGHTS,
+    content_loss,
+    normalize_features,
+    style_loss,
+)
 from i2icli.models.base import Family, Logs, Nets, Phase
+from i2icli.nn.adain import adain_from_features
 from i2icli.nn.blocks import ResidualBlock, conv_block
 from i2icli.nn.discriminators import UNITDiscriminator
 from i2icli.nn.init import init_normal_
@@ -130,7 +140,7 @@ from i2icli.nn.vgg import NOT_IMAGENET, VGG19Features
 from i2icli.registry import ModelSpec, register
 
 AdaINStats = Literal["std", "variance", "official"]
-VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+VGG_LAYERS = EGSCIT_LAYERS  # relu1_1 ... relu5_1
 
 
 @dataclass(frozen=True)
@@ -260,15 +270,16 @@ def exemplar_adain(u: Tensor, f: Tensor, stats: AdaINStats = "std", eps: float =
     Per sample and channel, population moments over the positions
     (``mu``, ``var``); see the module docstring for the three variants:
 
-    - ``"std"``: ``sqrt(var_f + eps) * (u - mu_u) / sqrt(var_u + eps) + mu_f`` (Eq. 1-2, delta = std);
+    - ``"std"``: ``sqrt(var_f + eps) * (u - mu_u) / sqrt(var_u + eps) + mu_f`` (Eq. 1-2, delta = std;
+      :func:`i2icli.nn.adain.adain_from_features`);
     - ``"variance"``: ``var_f * (u - mu_u) / (var_u + eps) + mu_f`` (Eq. 1-2, delta = variance);
     - ``"official"``: ``mu_f * (u - mu_u) / (var_u + eps) + var_f`` (authors' ``ops_EGSCIT`` op).
     """
+    if stats == "std":
+        return adain_from_features(u, f, eps)
     var_u, mu_u = torch.var_mean(u, dim=(2, 3), keepdim=True, unbiased=False)
     var_f, mu_f = torch.var_mean(f, dim=(2, 3), keepdim=True, unbiased=False)
     centred = u - mu_u
-    if stats == "std":
-        return torch.sqrt(var_f + eps) * centred / torch.sqrt(var_u + eps) + mu_f
     if stats == "variance":
         return var_f * centred / (var_u + eps) + mu_f
     if stats == "official":
@@ -282,36 +293,25 @@ def kl_noisy(z: Tensor) -> Tensor:
     return z.square().mean()
 
 
-def channel_l2_normalize(phi: Tensor, eps: float = 1e-12) -> Tensor:
-    """Each (sample, channel) map divided by its L2 norm over the positions (authors' ``l2_normalize(axis=[1,2])``)."""
-    return phi / phi.flatten(2).norm(dim=2).clamp_min(eps)[:, :, None, None]
-
-
-def gram_matrix(phi: Tensor) -> Tensor:
-    """(B,C,h,w) -> (B,C,C) ``phi phi^T / (h w)`` (Gatys et al.; the authors' ``gram_matrix``)."""
-    flat = phi.flatten(2)
-    return torch.bmm(flat, flat.transpose(1, 2)) / flat.shape[2]
-
-
-def perceptual_losses(features: dict[str, Tensor], n: int, layers: tuple[str, ...] = VGG_LAYERS
-                      ) -> tuple[Tensor, Tensor]:
+def perceptual_losses(features: dict[str, Tensor], n: int,
+                      content_weights: Mapping[str, float] = EGSCIT_CONTENT_WEIGHTS,
+                      style_weights: Mapping[str, float] = EGSCIT_STYLE_WEIGHTS) -> tuple[Tensor, Tensor]:
     """Eq. 5 for both directions from VGG features of ``cat([x_A, x_B, x_AB, x_BA])`` (each ``n`` images).
 
     ``L_c = sum_i (i / L) [|phi_i(x_AB) - phi_i(x_A)| + |phi_i(x_BA) - phi_i(x_B)|]`` and
-    ``L_s = sum_i [|G_i(x_AB) - G_i(x_B)| + |G_i(x_BA) - G_i(x_A)|]``, with every phi_i
-    L2-normalised per (sample, channel) and L1 distances as element means.
+    ``L_s = sum_i [|G_i(x_AB) - G_i(x_B)| + |G_i(x_BA) - G_i(x_A)|]``, every phi_i
+    L2-normalised per (sample, channel) over its positions first, Gram = phi phi^T / (h w),
+    L1 distances as element means (the authors' code; shared blocks in
+    :mod:`i2icli.losses.perceptual`).
     """
-    content = style = None
-    for i, name in enumerate(layers, start=1):
-        phi = channel_l2_normalize(features[name])
-        a, b, ab, ba = phi[:n], phi[n:2 * n], phi[2 * n:3 * n], phi[3 * n:]
-        c = (i / len(layers)) * (l1_loss(ab, a) + l1_loss(ba, b))
-        g = gram_matrix(phi)
-        ga, gb, gab, gba = g[:n], g[n:2 * n], g[2 * n:3 * n], g[3 * n:]
-        s = l1_loss(gab, gb) + l1_loss(gba, ga)
-        content = c if content is None else content + c
-        style = s if style is None else style + s
-    assert content is not None and style is not None
+    phi = normalize_features(features)
+
+    def part(k: int) -> dict[str, Tensor]:
+        return {name: f[k * n:(k + 1) * n] for name, f in phi.items()}
+
+    a, b, ab, ba = part(0), part(1), part(2), part(3)
+    content = content_loss(ab, a, content_weights) + content_loss(ba, b, content_weights)
+    style = style_loss(ab, b, style_weights) + style_loss(ba, a, style_weights)
     return content, style
 
 
