@@ -330,7 +330,7 @@ def test_two_stages_hand_over_and_translate_end_to_end(digits, tmp_path):
     # the stage-2 checkpoint alone resumes and translates: move the stage-1 run away
     stage1.rename(tmp_path / "gone")
     res = runner.invoke(app, ["train", "egscit", "--out", str(run), "--resume", "auto", "--set", "train.iterations=7",
-                              "--set", "train.checkpoint_every=7"])
+                              "--set", "train.checkpoint_every=7", "--allow-config-change"])
     assert res.exit_code == 0, res.output
     w3 = ckpt.read_weights(ckpt.latest_checkpoint(run))
     assert ckpt.latest_checkpoint(run).name == "step_00000007" and all(torch.equal(w1[k], w3[k]) for k in feat_keys)
