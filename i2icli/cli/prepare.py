@@ -237,6 +237,9 @@ def celeba(
     release: Annotated[str, typer.Option(
         "--release", help="auto, aligned (img_align_celeba) or wild (img_celeba, face-box crops).")] = "auto",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (quick trials).")] = None,
+    domains_by: Annotated[str | None, typer.Option(
+        "--domains-by", help="Also split into two domains by this attribute: ATTR (A) and not_ATTR (B); "
+        "EGSC-IT's face gender: --domains-by Male.")] = None,
     seed: SeedOpt = 0,
     out: OutOpt = None,
     min_size: MinSizeOpt = 32,
@@ -265,7 +268,7 @@ def celeba(
         raise DataError(f"--crop {crop!r}: use auto, stargan or attgan")
     req = CelebARequest(root=root, out=out, attributes=_names(attributes), preset=preset, size=size,  # type: ignore[arg-type]
                         split=split, test_count=test_count, seed=seed, release=release, limit=limit,  # type: ignore[arg-type]
-                        min_size=min_size, workers=workers, strict=strict, force=force,
+                        domains_by=domains_by, min_size=min_size, workers=workers, strict=strict, force=force,
                         compression="lzf" if lzf else None, crop=crop)  # type: ignore[arg-type]
     _run(prepare_celeba, req, as_json)
 

@@ -186,6 +186,8 @@ def plan(req: TrainRequest) -> TrainPlan:
         notes += [note] if note else []
     torch.manual_seed(t.seed)
     family = spec.build(cfg)
+    if resume_from is None:
+        family.load_initial_weights()  # e.g. a missing stage-1 run: one-line error, nothing written
     needed = family.required_weights()
     if needed:
         from i2icli import weights
@@ -558,6 +560,8 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
 
     torch.manual_seed(t.seed)  # identical initialisation on every rank
     family = spec.build(cfg)
+    if resume_from is None:
+        family.load_initial_weights()
     frozen = _build_frozen(family, device)
     networks = family.networks.to(device)
     if t.channels_last:

@@ -31,6 +31,10 @@ What else a family may declare (all optional):
 - ``ema``: names of networks whose exponential moving average the engine
   keeps (decay ``train.ema_decay``; 0 turns it off).  EMA weights are saved in
   the checkpoint (``ema.<net>.*``) and used by samples and ``translate``.
+- :meth:`Family.load_initial_weights`: networks copied from another run at
+  the start of a fresh run (EGSC-IT's stage 2 takes its frozen feature
+  networks from the stage-1 run); the plan calls it before any file is
+  written, so a bad source run is a one-line error; never on resume.
 - :meth:`Family.frozen_networks`: auxiliary networks (an ImageNet VGG-19 for a
   perceptual loss) built for training only, moved to the device, in eval mode
   with gradients off, visible in ``step`` as ``nets[name]`` and never
@@ -130,6 +134,15 @@ class Family(abc.ABC):
 
     def after_update(self, phase: str) -> None:  # noqa: B027 (an optional hook: doing nothing is the default)
         """Hook run after the optimiser step of ``phase`` (e.g. parameter clipping)."""
+
+    def load_initial_weights(self) -> None:  # noqa: B027 (an optional hook: doing nothing is the default)
+        """Fill some networks from other runs at the start of a *fresh* run (default: nothing).
+
+        Called by the engine's plan (validation: raise an :class:`~i2icli.errors.I2IError`
+        naming the bad source and the fix, before anything is written) and by the
+        worker after building the family; not on resume (the checkpoint holds
+        the weights) and not by ``translate``.
+        """
 
     def frozen_networks(self) -> dict[str, nn.Module]:
         """Auxiliary networks for training only (never checkpointed); built once by the engine.

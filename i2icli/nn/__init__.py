@@ -14,7 +14,14 @@ from i2icli.nn.blocks import (
     conv_block,
     linear,
 )
-from i2icli.nn.discriminators import DiscriminatorOutput, UGATITDiscriminator, patchgan_receptive_field
+from i2icli.nn.discriminators import (
+    DiscriminatorOutput,
+    SameConv2d,
+    UGATITDiscriminator,
+    UNITDiscriminator,
+    patchgan_receptive_field,
+    same_padding,
+)
 from i2icli.nn.factories import ActFactory, NormFactory
 from i2icli.nn.init import he_std, init_kaiming_, init_normal_
 from i2icli.nn.nonlocal_block import NonLocalBlock
@@ -42,9 +49,11 @@ __all__ = [
     "NormFactory",
     "PreActResidualBlock",
     "ResidualBlock",
+    "SameConv2d",
     "SpectralNormConv2d",
     "SpectralNormLinear",
     "UGATITDiscriminator",
+    "UNITDiscriminator",
     "adain",
     "adain_from_features",
     "batch_norm",
@@ -61,6 +70,7 @@ __all__ = [
     "patchgan_receptive_field",
     "raw_weight",
     "rho_parameters",
+    "same_padding",
     "spectral_norm_conv2d",
     "spectral_norm_linear",
     "stacked_calls",

@@ -143,3 +143,78 @@ class PatchClassifierDiscriminator(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.trunk(x)
         return self.source(h), self.classifier(h).flatten(1)
+
+
+# --------------------------------------------------------------------------- UNIT / EGSC-IT
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's 'SAME' padding of one spatial axis: (before, after), the extra pixel after.
+
+    The output has ``ceil(size / stride)`` positions; e.g. a 4x4 stride-2 conv
+    pads 7 px as (1, 2) and gives 4, where a symmetric pad of 1 would give 3.
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv2d(nn.Conv2d):
+    """``nn.Conv2d`` with TensorFlow 'SAME' zero padding computed from the input size (may be asymmetric)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        top, bottom = same_padding(x.shape[-2], kh, sh)
+        left, right = same_padding(x.shape[-1], kw, sw)
+        if top or bottom or left or right:
+            x = nn.functional.pad(x, (left, right, top, bottom))
+        return super().forward(x)
+
+
+class UNITDiscriminator(nn.Module):
+    """Single-scale PatchGAN of UNIT (Liu et al. 2017) as EGSC-IT's authors build it (TF code, facts only).
+
+    ``n_layers`` 4x4 stride-2 convs with 'SAME' padding (64, 128, 256, 512
+    channels for ``ch=64``, ``n_layers=4``), instance norm (affine) after every
+    conv but the first, then a 1x1 conv to one logit per patch: ``n_layers + 1``
+    convolutional layers, the paper's ``n3 = 5`` (EGSC-IT Table 6).  The output
+    map is ``ceil(H / 2**n_layers)`` wide: 2x2 at 28 or 32 px, 16x32 at 256x512.
+
+    ``authors_quirks=True`` (default) reproduces the activations of the
+    authors' code exactly: a leaky ReLU applied twice after the first conv
+    (effective slope 0.04), conv -> LReLU -> IN -> LReLU in the middle layers,
+    and a leaky ReLU on the logits.  ``False`` gives the textbook order
+    (conv -> IN -> LReLU, raw logits).  The parameter count is the same either
+    way (2,758,849 for ``ch=64``, 4 layers, 3 input channels).
+    """
+
+    def __init__(self, in_channels: int = 3, ch: int = 64, n_layers: int = 4, *, negative_slope: float = 0.2,
+                 authors_quirks: bool = True):
+        super().__init__()
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        self.slope = negative_slope
+        self.quirks = authors_quirks
+        self.convs = nn.ModuleList([SameConv2d(in_channels, ch, 4, 2)])
+        self.norms = nn.ModuleList([nn.Identity()])
+        width = ch
+        for _ in range(n_layers - 1):
+            self.convs.append(SameConv2d(width, 2 * width, 4, 2))
+            self.norms.append(nn.InstanceNorm2d(2 * width, affine=True))
+            width *= 2
+        self.classifier = nn.Conv2d(width, 1, 1)
+        self.out_channels = width
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, 1, ceil(H / 2**n), ceil(W / 2**n)) patch logits."""
+        def act(t: Tensor) -> Tensor:
+            return nn.functional.leaky_relu(t, self.slope)
+
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            h = conv(x)
+            if i == 0:
+                x = act(act(h)) if self.quirks else act(h)
+            else:
+                x = act(norm(act(h))) if self.quirks else act(norm(h))
+        logits = self.classifier(x)
+        return act(logits) if self.quirks else logits

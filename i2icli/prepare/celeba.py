@@ -29,6 +29,11 @@ without that file, around the largest face found by the detector of
 Labels: ``attributes`` (CelebA names) or a preset: ``lomit`` (the ten of LOMIT
 Sec. 4.1) or ``bridge`` (the fourteen of BridgeGAN's Table 1).  Stored as 0/1.
 
+Domains: ``domains_by = "Male"`` also splits the images into two domains by
+that attribute, ``Male`` (A, value 1) and ``not_Male`` (B), for two-domain
+models: EGSC-IT's face-gender translation (App. A.1, male/female: 84,434 and
+118,165 images) uses ``--domains-by Male``.  The labels are kept as well.
+
 Split: ``random`` takes ``test_count`` images at random (seeded) as test, the
 StarGAN/LOMIT protocol (2,000); ``official`` uses list_eval_partition.txt
 (train = partition 0 and 1, test = partition 2).
@@ -87,6 +92,7 @@ class CelebARequest:
     release: Literal["auto", "aligned", "wild"] = "auto"
     margin: float = 0.3  # in-the-wild crop margin around the face box
     limit: int | None = None  # only the first N rows (quick trials)
+    domains_by: str | None = None  # an attribute: domain A = images with it, B = without (EGSC-IT: "Male")
     min_size: int = 32
     workers: int = default_workers()
     strict: bool = False
@@ -226,6 +232,10 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
     if missing:
         raise DataError(f"{attr_path}: no attribute {missing[0]!r}; available: {', '.join(names)}")
     cols = [names.index(a) for a in wanted]
+    if req.domains_by is not None and req.domains_by not in names:
+        raise DataError(f"--domains-by {req.domains_by!r}: {attr_path} has no such attribute; "
+                        f"available: {', '.join(names)}")
+    split_col = names.index(req.domains_by) if req.domains_by is not None else None
     if req.limit is not None:
         rows = rows[: req.limit]
     if not rows:
@@ -255,16 +265,19 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
         notes.append(f"{len(unlabelled)} image(s) in {folder.name}/ have no usable row in {attr_path.name} "
                      "(missing or malformed) and were not used, "
                      f"e.g. {unlabelled[0]}")
-    jobs = [Job("test" if t else "train", str(folder / f), f, labels=tuple(v[c] for c in cols), extra=boxes.get(f))
+    jobs = [Job("test" if t else "train", str(folder / f), f, labels=tuple(v[c] for c in cols), extra=boxes.get(f),
+                domain=None if split_col is None else 1 - int(v[split_col]))
             for (f, v), t in zip(rows, test, strict=True)]
     out = output_path(req.out, f"celeba-{req.size}.h5")
     check_output(out, req.force)
     params = {"root": str(root), "release": release, "size": req.size, "split": req.split,
               "test_count": req.test_count if req.split == "random" else None, "seed": req.seed, "limit": req.limit,
               "crop": (("attgan 170@(26,3) bicubic" if req.aligned_crop == "attgan" else ALIGNED_CROP)
-                       if release == "aligned" else f"box+{req.margin}")}
+                       if release == "aligned" else f"box+{req.margin}"), "domains_by": req.domains_by}
+    domains = (req.domains_by, f"not_{req.domains_by}") if req.domains_by is not None else ()
     writer = StoreWriter(out, image_size=(req.size, req.size), attributes=wanted, producer="i2i prepare celeba",
-                         parameters=params, force=req.force, compression=req.compression)
+                         parameters=params, force=req.force, compression=req.compression,
+                         domains=domains)
     skipped = list(bad)
     if release == "aligned":
         decode = partial(decode_aligned, size=req.size, min_size=req.min_size, crop=req.aligned_crop)
