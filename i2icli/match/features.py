@@ -9,6 +9,8 @@ asked for by name and labelled "not ImageNet VGG".
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -57,6 +59,12 @@ def to_float_images(images: np.ndarray | Tensor, device: torch.device | str) -> 
     return images.to(device=device, dtype=torch.float32)
 
 
+@functools.lru_cache(maxsize=4)
+def _vgg(weights: str, layer: str, seed: int, directory: str | None) -> VGG19Features:
+    """One frozen VGG-19 cut per settings and process (building the random init alone takes seconds on CPU)."""
+    return VGG19Features((layer,), weights=weights, directory=directory, seed=seed)  # type: ignore[arg-type]
+
+
 class Matcher:
     """Phi + Eq. 1 on one device: ``features(images)`` then ``match(fx, fr)``, or ``match_images(x, r)``.
 
@@ -72,9 +80,8 @@ class Matcher:
             raise ValueError(f"patch size must be odd and >= 1, got {patch}")
         self.spec, self.patch, self.precision, self.block_rows = spec, patch, precision, block_rows
         self.device = torch.device(device)
-        self.net = VGG19Features((spec.layer,), weights=spec.weights, directory=directory, seed=spec.seed).to(self.device)
-        if self.device.type == "cpu":
-            self.net = self.net.to(memory_format=torch.channels_last)
+        net = _vgg(spec.weights, spec.layer, spec.seed, directory)
+        self.net = copy.deepcopy(net).to(self.device) if self.device.type != "cpu" else net
 
     @property
     def label(self) -> str:
@@ -88,8 +95,6 @@ class Matcher:
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return self.net(x)[self.spec.layer].float()
         with ieee_fp32():
-            if self.device.type == "cpu":
-                x = x.contiguous(memory_format=torch.channels_last)
             return self.net(x)[self.spec.layer].float().contiguous()
 
     @torch.inference_mode()
