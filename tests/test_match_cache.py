@@ -69,9 +69,10 @@ def test_mismatch_names_fields_and_rebuild_command(store: Path, tmp_path: Path) 
         with pytest.raises(DataError, match=rf"{field}: cache .*expected .*i2i prepare match .*--force") as err:
             WarpCache(out, expected=exp, rebuild=cmd)
         assert "\n" not in str(err.value)
-    other = {"patch": dict(patch=5), "precision": dict(precision="bf16"), "input_field": dict(input_field="gray")}
+    other = {"patch": {"patch": 5}, "precision": {"precision": "bf16"}, "input_field": {"input_field": "gray"}}
     for field, kw in other.items():
-        args = dict(spec=FeatureSpec("random", "relu3_2", 0), patch=3, precision="fp32", input_field="sources") | kw
+        args = {"spec": FeatureSpec("random", "relu3_2", 0), "patch": 3, "precision": "fp32",
+                "input_field": "sources"} | kw
         exp = expected_key(s, "train", "self", inp, ex, args["spec"], args["patch"], args["precision"], args["input_field"])
         with pytest.raises(DataError, match=rf"\b{field}: cache"):
             WarpCache(out, expected=exp)
