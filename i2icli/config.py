@@ -81,7 +81,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     sample_count: int = 4  # rows in a sample grid
-    amp: bool = False  # bf16 autocast on CUDA; ignored on CPU
+    amp: bool = False  # bf16 autocast (CUDA, and CPU: pays off only with bf16 matrix units such as AMX)
     channels_last: bool = False
     compile: bool = False
     detect_anomaly: bool = False

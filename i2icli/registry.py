@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from i2icli.errors import ConfigError
 
@@ -42,6 +42,9 @@ class ModelSpec:
     - ``requires``: fields that must be given; ``"a|b"`` means either.
     - ``defaults``: values filled in when an accepted field is not given
       (``{"direction": "a2b"}``).
+    - ``synthetic``: the built-in synthetic store (``i2i prepare synthetic
+      digits|faces``) that the model's ``tiny.toml`` trains on: the demo, the
+      contract test over the registry and the wheel check use it.
     """
 
     name: str
@@ -53,6 +56,7 @@ class ModelSpec:
     accepts: tuple[str, ...] = ("direction",)
     requires: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    synthetic: Literal["digits", "faces"] | None = None
 
     def __post_init__(self) -> None:
         from i2icli.guidance import FIELDS

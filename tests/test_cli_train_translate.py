@@ -136,3 +136,25 @@ def test_help_lists_groups_and_models():
         assert group in res.output
     res = runner.invoke(app, ["train", "--help"])
     assert "toy-gan" in res.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--attr", "Smiling=1"], "toy-gan does not take --attr; it takes --direction"),
+        (["--outputs", "3"], "does not take --outputs"),
+        (["--domain", "cat"], "does not take --domain"),
+        (["--seed", "1"], "does not take --seed"),
+        (["--mix", "0.5"], "does not take --mix"),
+        (["--direction", "sideways"], "--direction 'sideways': expected a2b or b2a"),
+    ],
+)
+def test_translate_refuses_guidance_the_model_does_not_take(toy_run, tmp_path, args, message):
+    root, recipe, run = toy_run
+    img = tmp_path / "one.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["translate", str(img), "--checkpoint", str(run), "--out", str(out), *args])
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert not out.exists()  # refused before any image is read or written

@@ -182,3 +182,31 @@ def test_faces_deterministic(tmp_path):
     a = prepare_faces(FacesRequest(tmp_path / "a.h5", count=8, test_count=4, seed=9))
     b = prepare_faces(FacesRequest(tmp_path / "b.h5", count=8, test_count=4, seed=9))
     assert open_store(a.out).provenance["checksum"] == open_store(b.out).provenance["checksum"]
+
+
+def test_synthetic_anime_store_has_exact_translations_both_ways(tmp_path):
+    from i2icli.prepare.synthetic import AnimeRequest, prepare_anime
+
+    out = tmp_path / "anime.h5"
+    prepare_anime(AnimeRequest(out=out, count=6, test_count=3))
+    s = open_store(out)
+    assert s.domains == ("photo", "anime")
+    pairs = s.pairs("test")
+    assert pairs is not None and list(pairs.input) == [0, 1, 2, 3, 4, 5]
+    # pair k < 3: photo test image k -> its anime rendering; the truth is the anime style of the same parameters
+    rng = np.random.default_rng([0, 0, 1, 4])
+    p = FA.sample_params(3, rng)
+    photo, _ = FA.render(p, 64)
+    want, _ = FA.render(FA.anime(p), 64)
+    for k in range(3):
+        assert np.array_equal(s.image("test", k), photo[k])
+        assert np.array_equal(s.truth("test", k), want[k])
+        region = s.region("test", k) > 0
+        same = np.abs(s.truth("test", k).astype(int) - photo[k].astype(int)).max(-1) <= 2
+        assert region.any() and (~region <= same).all()  # outside the region the styles agree
+        assert 0.05 < region.mean() < 0.6  # the face, not the background
+    # anime test image k (index 3 + k) -> the photo style of its own parameters
+    q = FA.sample_params(3, np.random.default_rng([0, 1, 1, 4]))
+    back, _ = FA.render(q, 64)
+    assert np.array_equal(s.truth("test", 3), back[0])
+    assert np.array_equal(s.image("test", 3), FA.render(FA.anime(q), 64)[0][0])

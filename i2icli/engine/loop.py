@@ -598,8 +598,9 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     sample_batch = _sample_batch(spec, cfg, t.sample_count) if info.is_main else None
 
     log = _MetricsLog(run_dir / "metrics.jsonl", info.is_main, run_dir / "tensorboard")
-    amp = t.amp and device.startswith("cuda")
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+    # bf16 autocast on CUDA and on CPU (fast where the CPU has bf16 matrix units, e.g. AMX; see BENCHMARKS.md)
+    amp_device = "cuda" if device.startswith("cuda") else "cpu"
+    autocast = (lambda: torch.autocast(amp_device, dtype=torch.bfloat16)) if t.amp else contextlib.nullcontext
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
     last_samples: Path | None = None

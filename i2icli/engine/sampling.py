@@ -46,7 +46,11 @@ def make_grid(columns: list[tuple[str, torch.Tensor]], tile_size: int | None = N
     rows = min(t.shape[0] for _, t in columns)
     size = tile_size or max(t.shape[-1] for _, t in columns)
     size = max(size, 48)  # keep titles readable for 32 px models
-    header = 14
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    titles = [wrap_title(title, size, lambda s: measure.textlength(s, font=font)) for title, _ in columns]
+    line_h = 12
+    header = 2 + line_h * max(len(t) for t in titles)
     width = len(columns) * (size + pad) + pad
     height = header + rows * (size + pad) + pad
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
@@ -57,14 +61,34 @@ def make_grid(columns: list[tuple[str, torch.Tensor]], tile_size: int | None = N
             canvas[y : y + size, x : x + size] = tile(t[r], size)
     img = Image.fromarray(canvas)
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    for c, (title, _) in enumerate(columns):
+    for c, lines in enumerate(titles):
         x = pad + c * (size + pad)
-        text = title
-        while len(text) > 1 and draw.textlength(text, font=font) > size:
-            text = text[:-1]
-        draw.text((x + 1, 1), text, fill=(0, 0, 0), font=font)
+        for i, line in enumerate(lines):
+            draw.text((x + 1, 1 + i * line_h), line, fill=(0, 0, 0), font=font)
     return np.asarray(img)
+
+
+def wrap_title(title: str, width: float, length) -> list[str]:
+    """Break ``title`` at spaces into lines no wider than ``width`` (a word wider than that is split)."""
+    lines: list[str] = []
+    current = ""
+    for word in title.split():
+        candidate = f"{current} {word}".strip()
+        if length(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while length(word) > width and len(word) > 1:
+            cut = len(word)
+            while cut > 1 and length(word[:cut]) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current or not lines:
+        lines.append(current)
+    return lines
 
 
 def save_grid(path: Path, columns: list[tuple[str, torch.Tensor]]) -> Path:

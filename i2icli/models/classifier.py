@@ -156,6 +156,6 @@ def _dataset(cfg: RunConfig, split: str):
 
 register(ModelSpec(
     name="classifier", config_cls=ClassifierConfig, build=AttributeClassifier, dataset=_dataset,
-    default_recipe="default.toml", accepts=(),
+    default_recipe="default.toml", accepts=(), synthetic="faces",
     summary="Attribute classifier (ResNet-18 / Inception-v3) for classification accuracy (LOMIT, BridgeGAN).",
 ))

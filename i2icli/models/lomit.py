@@ -41,9 +41,9 @@ Training (Section 5.2): Adam (0.5, 0.999), lr 1e-4, batch 8, the generator
 side ({Ec, Esf, Esb, co-segmentation, G}) updated once per ``n_critic = 5``
 discriminator updates, He initialisation for G/encoders and N(0, 0.02) for
 D, horizontal flips, 200k iterations.  The paper halves the lr every 10k
-iterations from 100k on (the public code: StepLR(10k, 0.5) after 100k); the
-engine has no step schedule, so recipes/lomit/celeba.toml uses its closest
-one, a linear decay from 100k to the end (``lr_schedule = "linear_from"``).
+iterations from 100k on (the public code: StepLR(10k, 0.5) after 100k), which
+recipes/lomit/celeba.toml states as ``lr_schedule = "step"`` (decay_start
+100k, lr_step_every 10k, lr_gamma 0.5).
 
 Choices where the paper is silent (facts from the public code unless said):
 
@@ -424,4 +424,5 @@ register(ModelSpec(
     summary="LOMIT (ICLR'19 sub.): exemplar-guided local translation, co-segmentation masks + highway AdaIN",
     accepts=("exemplar", "region"),
     requires=("exemplar",),
+    synthetic="faces",
 ))

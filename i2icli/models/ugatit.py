@@ -400,4 +400,5 @@ register(ModelSpec(
     summary="U-GAT-IT (ICLR 2020): unpaired A<->B translation with CAM attention and AdaLIN",
     accepts=("direction",),
     defaults={"direction": "a2b"},
+    synthetic="digits",
 ))
