@@ -1,9 +1,18 @@
 """AdaIN (LOMIT Eq. 3), highway AdaIN (Eq. 4) and the style MLP."""
 
+import pytest
 import torch
 from torch import nn
 
-from i2icli.nn.adain import HighwayAdaIN, StyleAffineMLP, adain, highway_adain, instance_stats
+from i2icli.nn.adain import (
+    AdaIN,
+    HighwayAdaIN,
+    StyleAffineMLP,
+    adain,
+    adain_from_features,
+    highway_adain,
+    instance_stats,
+)
 
 
 def test_adain_matches_instance_norm_with_affine():
@@ -92,3 +101,51 @@ def test_gradients_flow_to_content_mask_and_both_styles():
     h(x, m, s_f, s_b).square().sum().backward()
     for t in (x, m, s_f, s_b):
         assert t.grad is not None and t.grad.abs().sum() > 0
+
+
+def _literal_in_stats(t: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    b, c = t.shape[:2]
+    mean, std = torch.zeros(b, c, dtype=torch.float64), torch.zeros(b, c, dtype=torch.float64)
+    for n in range(b):
+        for k in range(c):
+            vals = t[n, k].flatten().tolist()
+            mu = sum(vals) / len(vals)
+            mean[n, k] = mu
+            std[n, k] = (sum((v - mu) ** 2 for v in vals) / len(vals) + eps) ** 0.5
+    return mean, std
+
+
+def test_adain_module_is_literal_gamma_times_normalised_plus_beta():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 5, 4, generator=g, dtype=torch.float64) * 2 + 1
+    gamma, beta = torch.rand(2, 3, generator=g, dtype=torch.float64) + 0.5, torch.randn(2, 3, generator=g,
+                                                                                        dtype=torch.float64)
+    mod = AdaIN(eps=1e-3)
+    assert list(mod.parameters()) == [] and "eps=0.001" in repr(mod)
+    mean, std = _literal_in_stats(x, 1e-3)
+    ref = torch.empty_like(x)
+    for n in range(2):
+        for k in range(3):
+            ref[n, k] = gamma[n, k] * (x[n, k] - mean[n, k]) / std[n, k] + beta[n, k]
+    torch.testing.assert_close(mod(x, gamma, beta), ref)
+    torch.testing.assert_close(mod(x, gamma[:, :, None, None], beta[:, :, None, None]), ref)
+
+
+def test_adain_from_features_takes_the_exemplars_statistics():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64) * 3 - 1
+    style = torch.randn(2, 3, 4, 7, generator=g, dtype=torch.float64) * 0.5 + 2  # other spatial size
+    s_mean, s_std = _literal_in_stats(style, 1e-5)
+    c_mean, c_std = _literal_in_stats(x, 1e-5)
+    ref = torch.empty_like(x)
+    for n in range(2):
+        for k in range(3):
+            ref[n, k] = s_std[n, k] * (x[n, k] - c_mean[n, k]) / c_std[n, k] + s_mean[n, k]
+    torch.testing.assert_close(adain_from_features(x, style), ref)
+    torch.testing.assert_close(AdaIN().from_features(x, style), ref)
+    # the output carries the exemplar's mean exactly and its std up to eps
+    mean, std = instance_stats(ref, eps=0.0)
+    torch.testing.assert_close(mean.flatten(1), s_mean)
+    torch.testing.assert_close(std.flatten(1), s_std, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="style"):
+        adain_from_features(x, style[:, :2])

@@ -18,14 +18,24 @@
   ``[sigma(s); mu(s)] = MLP(s)`` below Eq. 4); LOMIT uses one for the
   foreground and a separate one for the background code.
 - :class:`HighwayAdaIN` holds the two MLPs and applies Eq. 4.
+- :class:`AdaIN` is :func:`adain` as a parameter-free module, and
+  :func:`adain_from_features` / :meth:`AdaIN.from_features` take gamma and beta
+  from another feature map's statistics (Huang & Belongie 2017, Eq. 8):
+  EGSC-IT's exemplar AdaIN (Ma et al., ICLR 2019, Eq. 1-2) with
+  ``gamma = sigma(f_B)``, ``beta = mu(f_B)``.  EGSC-IT's Eq. 1 calls
+  ``delta(.)`` a "variance" and its public code scales by the mean and shifts by
+  the variance; that variant belongs in the model file, which can build it from
+  :func:`instance_stats` (see specs/egscit.md).
 
-Everything here is generic: EGSC-IT and BridgeGAN reuse :func:`adain` and
-:class:`StyleAffineMLP` with their own layer counts and activations.
+Everything here is generic: LOMIT uses :class:`HighwayAdaIN`; EGSC-IT uses
+:class:`AdaIN` on exemplar statistics (no MLP).  BridgeGAN conditions on
+spatial style maps through SPADE (:mod:`i2icli.nn.spade`), not through AdaIN.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -56,6 +66,45 @@ def adain(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
     ``x`` (B, C, H, W); ``gamma``, ``beta`` (B, C) or (B, C, 1, 1).
     """
     return _as_map(gamma) * instance_normalize(x, eps) + _as_map(beta)
+
+
+def adain_from_features(x: Tensor, style: Tensor, eps: float = 1e-5) -> Tensor:
+    """Statistics transfer: ``sigma(y) * (x - mu(x)) / sigma(x) + mu(y)`` (Huang & Belongie 2017, Eq. 8).
+
+    ``x`` (B, C, H, W) content; ``style`` (B, C, h, w) with the same B and C
+    (any h, w); both statistics per sample and channel, biased variance plus
+    ``eps`` (:func:`instance_stats`).  EGSC-IT's exemplar AdaIN, Eq. 1-2, read
+    with delta = standard deviation.
+    """
+    if style.shape[:2] != x.shape[:2]:
+        raise ValueError(f"adain_from_features: content is (B, C) = {tuple(x.shape[:2])}, "
+                         f"style is {tuple(style.shape[:2])}")
+    mean, std = instance_stats(style, eps)
+    return adain(x, std, mean, eps)
+
+
+class AdaIN(nn.Module):
+    """Parameter-free AdaIN: ``forward(x, gamma, beta) = gamma * IN(x) + beta`` (LOMIT Eq. 3).
+
+    ``gamma``, ``beta``: (B, C) or (B, C, 1, 1), e.g. from a
+    :class:`StyleAffineMLP` or :func:`instance_stats` of an exemplar's features.
+    A module (rather than only :func:`adain`) so that it shows in a network's
+    ``repr`` where it is applied and carries its ``eps``.
+    """
+
+    def __init__(self, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
+        return adain(x, gamma, beta, self.eps)
+
+    def from_features(self, x: Tensor, style: Tensor) -> Tensor:
+        """:func:`adain_from_features` with this module's ``eps``."""
+        return adain_from_features(x, style, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps}"
 
 
 def highway_adain(x: Tensor, mask: Tensor, fg_gamma: Tensor, fg_beta: Tensor, bg_gamma: Tensor, bg_beta: Tensor,

@@ -14,14 +14,15 @@ parameters.
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from typing import Literal
 
 from torch import Tensor, nn
 
+from i2icli.nn.factories import ActFactory, NormFactory
 from i2icli.nn.spectral import spectral_norm_conv2d, spectral_norm_linear
 
-NormFactory = Callable[[int], nn.Module]
-ActFactory = Callable[[], nn.Module]
+__all__ = ["ActFactory", "AdaptiveResidualBlock", "NormFactory", "PadMode", "PreActResidualBlock", "ResidualBlock",
+           "conv2d", "conv_block", "linear"]
 PadMode = Literal["reflect", "zeros", "replicate", "circular"]
 
 
@@ -46,8 +47,8 @@ def linear(in_features: int, out_features: int, *, bias: bool = True, spectral_n
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
-               pad_mode: PadMode = "zeros", norm_layer: Optional[NormFactory] = None,
-               activation: Optional[ActFactory] = None, bias: bool = True, spectral_norm: bool = False,
+               pad_mode: PadMode = "zeros", norm_layer: NormFactory | None = None,
+               activation: ActFactory | None = None, bias: bool = True, spectral_norm: bool = False,
                upsample: int = 1) -> nn.Sequential:
     """[nearest upsample] -> conv -> [norm] -> [activation].
 
@@ -106,3 +107,63 @@ class AdaptiveResidualBlock(nn.Module):
     def forward(self, x: Tensor, *cond: Tensor) -> Tensor:
         out = self.act(self.norm1(self.conv1(x), *cond))
         return x + self.norm2(self.conv2(out), *cond)
+
+
+Resample = Literal["none", "up", "down"]
+
+
+class PreActResidualBlock(nn.Module):
+    """Pre-activation residual block that may change width and resample: ``forward(x, *cond)``.
+
+    ::
+
+        residual = [avgpool2] conv3x3(act(norm2(conv3x3([up2] act(norm1(x, *cond))), *cond)))
+        shortcut = x                                   if in == out and resample == "none"
+                   conv1x1(up2(x)) | avgpool2(conv1x1(x)) | conv1x1(x)   otherwise
+        out      = residual + shortcut
+
+    He et al. (2016)'s pre-activation order with StarGAN v2's resampling
+    (nearest x2 before the first conv, 2x2 average pool after the second);
+    BridgeGAN's ``ResBlk`` (specs/bridge.md: every conv biased, zero "SAME"
+    padding, learned 1x1 shortcut with bias whenever the width changes or the
+    block resamples, plain sum, no 1/sqrt(2)).  ``norm_layer`` builds
+    ``norm1`` over ``in_channels`` and ``norm2`` over ``out_channels``; it may
+    be conditional (SPADE, AdaIN modules), in which case ``cond`` reaches both;
+    ``None`` means no norm (BridgeGAN's discriminator).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, norm_layer: NormFactory | None,
+                 activation: ActFactory, *, resample: Resample = "none", pad_mode: PadMode = "zeros",
+                 bias: bool = True):
+        super().__init__()
+        if resample not in ("none", "up", "down"):
+            raise ValueError(f"unknown resample {resample!r}; valid: none, up, down")
+        self.resample = resample
+        self.norm1 = norm_layer(in_channels) if norm_layer is not None else None
+        self.act1 = activation()
+        self.conv1 = conv2d(in_channels, out_channels, 3, 1, 1, pad_mode=pad_mode, bias=bias)
+        self.norm2 = norm_layer(out_channels) if norm_layer is not None else None
+        self.act2 = activation()
+        self.conv2 = conv2d(out_channels, out_channels, 3, 1, 1, pad_mode=pad_mode, bias=bias)
+        learned = in_channels != out_channels or resample != "none"
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1, bias=bias) if learned else None
+
+    def _resample(self, x: Tensor) -> Tensor:
+        if self.resample == "up":
+            return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+        return nn.functional.avg_pool2d(x, 2)
+
+    def forward(self, x: Tensor, *cond: Tensor) -> Tensor:
+        h = self.act1(self.norm1(x, *cond) if self.norm1 is not None else x)
+        if self.resample == "up":
+            h = self._resample(h)
+        h = self.conv1(h)
+        h = self.conv2(self.act2(self.norm2(h, *cond) if self.norm2 is not None else h))
+        if self.resample == "down":
+            h = self._resample(h)
+        if self.shortcut is None:
+            return x + h
+        if self.resample == "up":
+            return h + self.shortcut(self._resample(x))
+        skip = self.shortcut(x)
+        return h + (self._resample(skip) if self.resample == "down" else skip)

@@ -15,8 +15,10 @@ average pooling + a fully-connected layer to a ``style_dim`` code, with no
 instance norm ("to maintain the style information").  Split (after the
 public code): shared = 7x7 stride-1 conv + 2 strided convs (64 -> 128 ->
 256), per head = 2 strided convs at constant width (256) + GAP + linear.  The
-activation is LeakyReLU(0.01) as in the public code.  Heads are named, so
-EGSC-IT/BridgeGAN can use one head per domain.
+activation is LeakyReLU(0.01) as in the public code.  Heads are named (one per
+code LOMIT needs).  Neither EGSC-IT (exemplar statistics of a frozen feature
+net) nor BridgeGAN (spatial style maps from an encoder that takes the
+attribute difference as input channels) uses these encoders.
 
 Norm and activation are factories (``norm_layer(channels) -> Module``,
 ``activation() -> Module``).
@@ -25,7 +27,7 @@ Norm and activation are factories (``norm_layer(channels) -> Module``,
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn

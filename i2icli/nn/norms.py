@@ -46,6 +46,11 @@ def instance_norm(num_features: int) -> nn.Module:
     return nn.InstanceNorm2d(num_features, affine=False, track_running_stats=False)
 
 
+def batch_norm(num_features: int) -> nn.Module:
+    """Batch normalisation without affine parameters (SPADE's parameter-free norm in Park et al. 2019)."""
+    return nn.BatchNorm2d(num_features, affine=False)
+
+
 def layer_instance_norm(x: Tensor, rho: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
     """Eq. 1 as one function. ``x`` (B,C,H,W); ``rho`` (C,); ``gamma``, ``beta`` (B,C) or (C,).
 
