@@ -61,7 +61,7 @@ from i2icli.match.perturb import PerturbConfig, perturb_field, perturb_warp
 from i2icli.match.reconstruct import reconstruct
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.nn.blocks import ResidualBlock, conv_block
-from i2icli.nn.init import init_kaiming_, init_normal_
+from i2icli.nn.init import init_normal_
 from i2icli.nn.nonlocal_block import NonLocalBlock
 from i2icli.nn.vgg import VGG19Features
 from i2icli.registry import ModelSpec, register
@@ -135,8 +135,8 @@ class SEGINGenerator(nn.Module):
         enc.append(conv_block(widths[-2], widths[-1], 3, 1, 1, norm_layer=bn, activation=relu))
         self.encoder = nn.ModuleList(enc)
         c = widths[-1]
-        res = lambda: ResidualBlock(c, bn, relu, pad_mode="zeros")  # noqa: E731
-        nl = (lambda: NonLocalBlock(c, norm_layer=bn)) if nonlocal_blocks else res  # noqa: E731
+        res = lambda: ResidualBlock(c, bn, relu, pad_mode="zeros")
+        nl = (lambda: NonLocalBlock(c, norm_layer=bn)) if nonlocal_blocks else res
         self.bottleneck = nn.Sequential(nl(), res(), nl(), res(), nl())
         # image decoder: level k (from the bottom) concatenates the skip at its resolution, then upsamples
         up, cur = [], c
@@ -175,7 +175,7 @@ class SEGINDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int = 6, ch: int = 64):
         super().__init__()
-        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        act = lambda: nn.LeakyReLU(0.2)
         self.body = nn.Sequential(
             conv_block(in_channels, ch, 4, 2, 1, spectral_norm=True, activation=act),
             conv_block(ch, ch * 2, 4, 2, 1, spectral_norm=True, activation=act),
