@@ -26,7 +26,7 @@ def translate(
     outputs: Annotated[Optional[int], typer.Option("--outputs", min=1, help="Multi-modal models: outputs per input, written as NAME_0.png, NAME_1.png, ...")] = None,
     mix: Annotated[Optional[float], typer.Option("--mix", help="BridgeGAN: blend label-based (0) and reference-based (1) style codes.")] = None,
     pairing: Annotated[str, typer.Option("--pairing", help="With folders of inputs and exemplars: all (every pair) or zip (i-th with i-th).")] = "all",
-    save_maps: Annotated[bool, typer.Option("--save-attention", "--save-masks", help="Also write attention maps / masks as PNGs next to each output.")] = False,
+    save_maps: Annotated[bool, typer.Option("--save-attention", "--save-masks", "--save-warp", help="Also write attention maps / masks / auxiliary images (SEGIN: the warped exemplar, NAME_warp.png) as PNGs next to each output.")] = False,
     mask_threshold: Annotated[Optional[float], typer.Option("--mask-threshold", help="Binarise the input mask at this value in [0, 1].")] = None,
     region: Annotated[Optional[Path], typer.Option("--region", help="A mask PNG (white = translate) replacing the predicted input mask.")] = None,
     keep_background: Annotated[bool, typer.Option("--keep-background", help="Paste the untouched input back outside the mask.")] = False,
