@@ -79,7 +79,7 @@ def _roll(x: np.ndarray, dy: int, dx: int, window: tuple[int, int]) -> tuple[np.
     g = s // CELL
     r = np.roll(x, (dy, dx), axis=(0, 1))
     iy, ix = np.mgrid[0:g, 0:g]
-    ty, tx = iy + int(round(dy / CELL)), ix + int(round(dx / CELL))
+    ty, tx = iy + round(dy / CELL), ix + round(dx / CELL)
     ok = (ty >= 0) & (ty < g) & (tx >= 0) & (tx < g)
     lo, hi = window
     # the x window shifted by (dy, dx) must not wrap, and both windows must avoid the image border
