@@ -303,6 +303,10 @@ def sketch(
     low: Annotated[Optional[float], typer.Option("--low", help="Canny: low threshold (a quantile if in (0, 1) with --high).")] = None,
     high: Annotated[Optional[float], typer.Option("--high", help="Canny: high threshold.")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="ab: the right half is the sketch.")] = False,
+    fg_mask: Annotated[str, typer.Option("--fg-mask", help="none, or white: store a 'foreground' mask = not the "
+                                                          "near-white region touching the border (SEGIN's y_seg).")] = "none",
+    fg_threshold: Annotated[int, typer.Option("--fg-threshold", min=0, max=255, help="--fg-mask white: min RGB of "
+                                                                                     "'white'.")] = 240,
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 16,
@@ -314,7 +318,7 @@ def sketch(
 ) -> None:
     """Paired (sketch, image) data: XDoG or Canny sketches, or pix2pix AB files.
 
-    Example: i2i prepare sketch ~/data/edges2shoes --method ab --out data/edges2shoes.h5
+    Example: i2i prepare sketch ~/data/edges2shoes --method ab --fg-mask white --out data/edges2shoes.h5
     """
     from i2icli.prepare.sketch import CannyParams, SketchRequest, XDoGParams, prepare_sketch
 
@@ -323,7 +327,8 @@ def sketch(
     req = SketchRequest(root=root, out=out, method=method, size=size, xdog=XDoGParams(sigma, k, tau, eps, phi),  # type: ignore[arg-type]
                         canny=CannyParams(canny_sigma, low, high), reverse=reverse, test_count=test_count, seed=seed,
                         min_size=min_size, workers=workers, strict=strict, force=force,
-                        compression="lzf" if lzf else None)
+                        compression="lzf" if lzf else None, fg_mask=fg_mask,  # type: ignore[arg-type]
+                        fg_threshold=fg_threshold)
     _run(prepare_sketch, req, as_json)
 
 
