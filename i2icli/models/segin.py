@@ -90,6 +90,7 @@ class SEGINConfig:
     vgg: Literal["imagenet", "random"] = "imagenet"  # L_F network; "random" only by name ("not ImageNet VGG")
     # semantic match (Eq. 1); these settings are the cache key's (i2icli.match.cache)
     warp_cache: str = ""  # "" = match on the fly (slow on CPU); else an `i2i prepare match --pairs self` file
+    oracle_warps: bool = False  # training warps from the true (identity) self-pair correspondence: benchmarks only
     match_features: Literal["imagenet", "random"] = "imagenet"
     match_seed: int = 0
     match_layer: str = "relu3_2"
@@ -387,6 +388,12 @@ class SEGINDataset(KeyedDataset):
         return resize(masks.max(axis=0), self.size)
 
     def _field(self, index: int, x: np.ndarray, r: np.ndarray, exemplar: int) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.m.oracle_warps and self.split == "train":
+            # the exemplar is the input's own target: the perfect match is the identity field
+            from i2icli.match.reconstruct import identity_field
+
+            stride = self.size // self._grid()[0]
+            return identity_field(self.size // stride, self.size // stride), None
         if self.cache is not None and self.split == "train":
             row = self.cache.row_of_input(index)
             if int(self.cache.exemplar[row]) != exemplar:
@@ -398,6 +405,12 @@ class SEGINDataset(KeyedDataset):
             self._matcher = Matcher(m.feature_spec, m.match_patch, m.match_precision, "cpu")
         res = self._matcher.match_images(x[None], r[None])
         return res.index[0].numpy(), None
+
+    def _grid(self) -> tuple[int, int]:
+        from i2icli.nn.vgg import LAYERS
+
+        pools = sum(1 for n in LAYERS[: LAYERS.index(self.m.match_layer) + 1] if n.startswith("pool"))
+        return self.size >> pools, self.size >> pools
 
     def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
         if self.split == "train":
