@@ -21,7 +21,7 @@ within-1-cell, end-point error (cells) and mean best cosine on valid cells.  T1/
 
 GPU: ``--device cuda`` runs the same code batched (``--batch`` pairs per call, all rows in one block).
 
-    python benchmarks/bench_match.py --size 256 --pairs 4 --threads 2            # CPU, writes docs/BENCHMARKS.md
+    python benchmarks/bench_match.py --size 256 --pairs 4 --threads 1            # CPU, writes docs/BENCHMARKS.md
     python benchmarks/bench_match.py --device cuda --size 256 --pairs 512 --batch 32 --section speed
 """
 
@@ -96,7 +96,7 @@ def speed(args: argparse.Namespace) -> tuple[str, dict]:
     feats, t_vgg = [], 0.0
     m.features(imgs[:1])  # warm-up
     for s in range(0, len(imgs), max(1, args.batch)):
-        dt, f = _timed(lambda: m.features(imgs[s:s + args.batch]), device)
+        dt, f = _timed(lambda s=s: m.features(imgs[s:s + args.batch]), device)
         t_vgg += dt
         feats.append(f)
     f = torch.cat(feats)
@@ -116,7 +116,7 @@ def speed(args: argparse.Namespace) -> tuple[str, dict]:
         fn(fx[:bs], fr[:bs])  # warm-up
         extra: dict = {}
         for s in range(0, args.pairs, bs):
-            dt, out = _timed(lambda: fn(fx[s:s + bs], fr[s:s + bs]), device)
+            dt, out = _timed(lambda s=s: fn(fx[s:s + bs], fr[s:s + bs]), device)
             t += dt
             idx.append(out.index.cpu())
             if out.fallback_rate is not None:
