@@ -220,7 +220,11 @@ class SEGIN(Family):
 
     # -- frozen VGG for L_F --------------------------------------------------------------
     def required_weights(self) -> tuple[str, ...]:
-        return ("vgg19",) if self.m.lambda_feat > 0 and self.m.vgg == "imagenet" else ()
+        """ImageNet VGG-19 for L_F, and for the matcher when training matches on the fly (no warp cache)."""
+        m = self.m
+        feat = m.lambda_feat > 0 and m.vgg == "imagenet"
+        match = m.warp_input and not m.warp_cache and not m.oracle_warps and m.match_features == "imagenet"
+        return ("vgg19",) if feat or match else ()
 
     def frozen_networks(self) -> dict[str, nn.Module]:
         if self.m.lambda_feat <= 0:
