@@ -167,3 +167,32 @@ def test_cli_prepare_match_and_info(store: Path, tmp_path: Path, monkeypatch: py
     r = runner.invoke(app, ["prepare", "match", str(store), "--features", "random", "--layer", "relu9_9",
                             "--out", str(tmp_path / "y.h5")])
     assert r.exit_code == 2 and "unknown VGG-19 layer" in " ".join(r.output.split())
+
+
+def test_sigkill_mid_run_then_rerun_gives_the_same_cache(store: Path, tmp_path: Path) -> None:
+    """A real SIGKILL (no cleanup runs) after the first flushed batch: the rerun resumes or restarts cleanly."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "k.match.h5"
+    script = f"""
+import os, signal, torch
+torch.set_num_threads(1)
+from pathlib import Path
+from i2icli.prepare.match import MatchRequest, prepare_match
+def kill(desc, done, total=None, **kw):
+    if done >= 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+prepare_match(MatchRequest(store=Path({str(store)!r}), out=Path({str(out)!r}), features="random", device="cpu",
+                           batch=2), progress=kill)
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert not out.exists() and partial_path(out).exists()
+    res = prepare_match(_req(store, out))
+    assert res.resumed_from in (0, 2)
+    ref = tmp_path / "ref.match.h5"
+    prepare_match(_req(store, ref))
+    assert WarpCache(out).attrs["checksum"] == WarpCache(ref).attrs["checksum"]
