@@ -180,3 +180,15 @@ def test_cli_train_and_translate_with_save_warp(store: Path, tmp_path: Path) -> 
     assert load_rgb(out).shape == (32, 32, 3)
     assert load_rgb(tmp_path / "out_warp.png").shape == (32, 32, 3)
     assert (tmp_path / "out_segmentation.png").is_file()
+
+
+def test_test_split_items_use_another_exemplar_unperturbed(store: Path) -> None:
+    cfg = _cfg(store, "model.input_field='sources'", "model.seg_mask='foreground'")
+    ds = segin_dataset(cfg, "test")
+    a, b = ds.item(1, keyed_rng(0, 1)), ds.item(1, keyed_rng(0, 1))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    from i2icli.data.store import open_store
+
+    s = open_store(store)
+    assert torch.equal(a["y"], torch.from_numpy(s.image("test", 1)).permute(2, 0, 1))  # no flip on test
+    assert not torch.equal(a["warp"], a["y"])  # matched to another test image, not to its own target
