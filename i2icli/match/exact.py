@@ -70,17 +70,22 @@ def _check(fx: Tensor, fr: Tensor, patch: int) -> None:
 
 @contextlib.contextmanager
 def ieee_fp32() -> Iterator[None]:
-    """Exact fp32 matmuls and convolutions: no TF32 on CUDA, no reduced-precision oneDNN on CPU (restored on exit)."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-             torch.get_float32_matmul_precision())
+    """Exact fp32 matmuls and convolutions: no TF32 on CUDA, no reduced-precision oneDNN on CPU, and bf16 GEMMs
+    without cuBLAS's reduced-precision split-K reductions (the bf16 certificate assumes fp32 accumulation).
+    Restored on exit."""
+    cm = torch.backends.cuda.matmul
+    saved = (cm.allow_tf32, torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision(),
+             cm.allow_bf16_reduced_precision_reduction)
     try:
-        torch.backends.cuda.matmul.allow_tf32 = False
+        cm.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.set_float32_matmul_precision("highest")
+        cm.allow_bf16_reduced_precision_reduction = False
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[0], saved[1]
+        cm.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[0], saved[1]
         torch.set_float32_matmul_precision(saved[2])
+        cm.allow_bf16_reduced_precision_reduction = saved[3]
 
 
 def patch_norms(f: Tensor, patch: int, eps: float = EPS) -> Tensor:
