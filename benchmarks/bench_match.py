@@ -144,7 +144,7 @@ def speed(args: argparse.Namespace) -> tuple[str, dict]:
     rows = []
     block_rows = args.block_rows or (h if device.type == "cuda" else max(1, min(h, (8 << 20) // (w * h * w * 4))))
     mem = {"plain": (i_cells * i_cells + 2 * k * k * c * i_cells) * 4 * bs / 2 ** 20,
-           "gram": ((block_rows + 2 * (k // 2)) + block_rows) * w * i_cells * 4 * bs / 2 ** 20}
+           "gram": (2 * (block_rows + 2 * (k // 2)) + block_rows) * w * i_cells * 4 * bs / 2 ** 20}
     mem["bf16-certified"] = mem["gram"]
     mem["bf16"] = mem["gram"] * 0.75
     for name in ("plain", "gram", "bf16-certified", "bf16"):

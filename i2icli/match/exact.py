@@ -16,7 +16,8 @@ Three implementations of the same operator:
   product is a sum of per-cell dot products over the k^2 offsets d:
   ``<U_x(i), U_r(j)> = sum_d <F_x(i+d), F_r(j+d)>``, out-of-range terms being exactly unfold's zero
   padding.  So one Gram matrix ``G = F_x^T F_r`` (C channels instead of k^2 C: k^2 = 9x fewer FLOPs)
-  followed by k^2 shifted adds of G gives every patch similarity.  Rows of x are processed in blocks of
+  followed by a k x k box sum of shifted G entries (done separably: 2(k-1) shifted adds) gives every patch
+  similarity.  Rows of x are processed in blocks of
   ``block_rows`` grid rows (plus a ``k // 2`` halo), so the I x J matrix never exists: memory is
   ``(block_rows + 2h) * w_x * J`` floats per pair.  The r-side norm comes from a box filter of the
   squared feature norms; the x-side norm is constant along a row, so it cannot change the argmax and is
@@ -145,7 +146,8 @@ def _shift_ranges(n_out: int, n_src: int, lo: int, hi: int, d: int) -> tuple[int
 
 
 def _block_similarity(fx: Tensor, fr2: Tensor, a: int, b: int, patch: int, wr: int, gbuf: Tensor | None) -> Tensor:
-    """Patch dot products ``(B, (b-a)*wx, J)`` for x rows [a, b): one GEMM over the halo'd rows, k^2 shifted adds."""
+    """Patch dot products ``(B, (b-a)*wx, J)`` for x rows [a, b): one GEMM over the halo'd rows, then the k x k box
+    sum of Gram entries along both diagonals, separably (x then y)."""
     bsz, c, hx, wx = fx.shape
     h = patch // 2
     hr = fr2.shape[2] // wr
@@ -157,22 +159,22 @@ def _block_similarity(fx: Tensor, fr2: Tensor, a: int, b: int, patch: int, wr: i
     else:
         g = torch.bmm(rows, fr2)
     g = g.view(bsz, b0 - a0, wx, hr, wr)
-    # the d = 0 term, copied (in fp32 even for a bf16 Gram) instead of zero-fill + add
-    s = g[:, a - a0:b - a0].to(torch.float32 if g.dtype == torch.bfloat16 else g.dtype, copy=True)
+    # separable box sum: first along x (on the halo'd rows), then along y - 2(k-1) shifted adds instead of k^2-1
+    acc = torch.float32 if g.dtype == torch.bfloat16 else g.dtype  # bf16 Gram entries are summed in fp32
+    t = g.to(acc, copy=True)  # the dx = 0 term
+    for dx in range(-h, h + 1):
+        x0, x1 = _shift_ranges(wx, wx, 0, wx, dx)
+        jx0, jx1 = _shift_ranges(wr, wr, 0, wr, dx)
+        if dx == 0 or x0 >= x1 or jx0 >= jx1:
+            continue
+        t[:, :, x0:x1, :, jx0:jx1] += g[:, :, x0 + dx:x1 + dx, :, jx0 + dx:jx1 + dx]
+    s = t[:, a - a0:b - a0].clone()  # the dy = 0 term
     for dy in range(-h, h + 1):
         y0, y1 = _shift_ranges(b, hx, a, b, dy)
         jy0, jy1 = _shift_ranges(hr, hr, 0, hr, dy)
-        if y0 >= y1 or jy0 >= jy1:
+        if dy == 0 or y0 >= y1 or jy0 >= jy1:
             continue
-        for dx in range(-h, h + 1):
-            if dy == 0 and dx == 0:
-                continue
-            x0, x1 = _shift_ranges(wx, wx, 0, wx, dx)
-            jx0, jx1 = _shift_ranges(wr, wr, 0, wr, dx)
-            if x0 >= x1 or jx0 >= jx1:
-                continue
-            s[:, y0 - a:y1 - a, x0:x1, jy0:jy1, jx0:jx1] += \
-                g[:, y0 + dy - a0:y1 + dy - a0, x0 + dx:x1 + dx, jy0 + dy:jy1 + dy, jx0 + dx:jx1 + dx]
+        s[:, y0 - a:y1 - a, :, jy0:jy1] += t[:, y0 + dy - a0:y1 + dy - a0, :, jy0 + dy:jy1 + dy]
     return s.view(bsz, (b - a) * wx, hr * wr)
 
 
@@ -227,7 +229,8 @@ def _patch_dots(px: Tensor, pr: Tensor, wpx: int, wpr: int, cells: Tensor, cand:
                 h: int) -> Tensor:
     """fp32 patch dot products of x cells ``cells (B, n)`` with exemplar cells ``cand (B, n, m)``: ``(B, n, m)``.
 
-    Summed offset by offset in the same order as the Gram path (d = 0 first, then row-major)."""
+    Summed offset by offset (d = 0 first, then row-major): another order than the Gram path's, so the two agree
+    up to fp32 rounding (bit-equal when every product and sum is exact)."""
     iy, ix = cells // wx + h, cells % wx + h
     jy, jx = cand // wr + h, cand % wr + h
     offsets = [(0, 0)] + [(dy, dx) for dy in range(-h, h + 1) for dx in range(-h, h + 1) if (dy, dx) != (0, 0)]
