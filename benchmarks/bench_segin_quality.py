@@ -229,8 +229,15 @@ def main() -> None:
             "against the truth.\n\n| variant | PSNR (dB) | SSIM | colour error face | hair | rest | s/run |\n"
             "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
             f"SEGIN beats its no-warp ablation on both PSNR and face colour error in {wins} of {args.seeds} seeds.  "
-            "Colour error: |mean colour of the output - mean colour of the truth| per region, 0-255 units.  At this "
-            "training length the numbers are a smoke-level comparison, not converged values (see `--curve`).\n")
+            "Colour error: |mean colour of the output - mean colour of the truth| per region, 0-255 units.\n")
+    curves = {name: [r["curve"] for r in runs if "curve" in r] for name, runs in results.items()}
+    if any(curves.values()):
+        body += "\nTest PSNR (dB) during training, mean over seeds (is it still moving?):\n\n"
+        for name, cs in curves.items():
+            if cs:
+                steps = [it for it, _ in cs[0]]
+                means = np.mean([[v for _, v in c] for c in cs], axis=0)
+                body += f"- {name}: " + ", ".join(f"{it}: {v:.2f}" for it, v in zip(steps, means)) + "\n"
     print(body)
     if not args.no_write:
         write_section("SEGIN quality: synthetic faces with ground truth", body)
