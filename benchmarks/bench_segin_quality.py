@@ -224,9 +224,10 @@ def main() -> None:
             f"Section III-B perturbations), {args.test} test pairs (x = XDoG of face A, r = face B, truth = A's "
             f"geometry in B's colours, warp from the renderer's face-frame correspondence).  {args.iterations} "
             f"iterations, batch {args.batch}, channels {args.channels}, {args.downsamplings} downsamplings, "
-            f"{args.seeds} seeds; L_F with a random VGG-19 (**not ImageNet VGG**)"
-            f"{' (off: --no-feat)' if args.no_feat else ''}.  The test warp itself scores {warp_psnr:.2f} dB PSNR "
-            "against the truth.\n\n| variant | PSNR (dB) | SSIM | colour error face | hair | rest | s/run |\n"
+            f"{args.seeds} seeds; "
+            + ("L_F off (--no-feat; its VGG-19 would be random here)" if args.no_feat
+               else "L_F with a random VGG-19 (**not ImageNet VGG**)")
+            + f".  The test warp itself (used as the output) scores {warp_psnr:.2f} dB PSNR against the truth.\n\n| variant | PSNR (dB) | SSIM | colour error face | hair | rest | s/run |\n"
             "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
             f"SEGIN beats its no-warp ablation on both PSNR and face colour error in {wins} of {args.seeds} seeds.  "
             "Colour error: |mean colour of the output - mean colour of the truth| per region, 0-255 units.\n")
