@@ -180,7 +180,8 @@ def main() -> None:
         workers = [args.workers] * len(sources)
         loaders = [DataLoader(ds, batch_size=32, sampler=KeyedSampler(len(ds), 32, seed=0),
                               num_workers=w, drop_last=True, persistent_workers=w > 0,
-                              prefetch_factor=4 if w > 0 else None) for (_, ds), w in zip(sources, workers)]
+                              prefetch_factor=4 if w > 0 else None)
+                   for (_, ds), w in zip(sources, workers, strict=True)]
         streams = [iter(loader) for loader in loaders]
         batches = [4 * len(ds) // 32 for _, ds in sources]
         rates = np.zeros((args.repeat + 1, len(sources)))
@@ -237,7 +238,8 @@ def main() -> None:
               "nothing at all reaches only that ratio, because 128 px batches leaving worker processes cost "
               "shared-memory allocation, page faults and IPC on 2 shared cores, while PNG decoding scales with the "
               "workers.  The store path adds to that ceiling only one direct chunk read, one NumPy copy (crop, "
-              "flip and HWC->CHW at once) and a keyed generator per image.  Not adopted: `__getitems__` writing pre-collated batches straight into shared memory "
+              "flip and HWC->CHW at once) and a keyed generator per image.  "
+              "Not adopted: `__getitems__` writing pre-collated batches straight into shared memory "
               "(~10% above per-item collation at the ceiling, but it needs a custom `collate_fn` in every "
               "DataLoader over these datasets); `file_system` tensor sharing (same speed).  Pinned memory is on "
               "for CUDA devices (the engine); with uint8 batches it pins and copies a quarter of the bytes "

@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section  # noqa: E402
 
-from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import read_recipe, resolve  # noqa: E402
 from i2icli.data.store import open_store  # noqa: E402
 from i2icli.data.transforms import resize  # noqa: E402
 from i2icli.engine import TrainRequest, train  # noqa: E402
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.images import to_tensor, to_uint8  # noqa: E402
 from i2icli.metrics.ssim import ssim_pair  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for  # noqa: E402
@@ -103,7 +103,8 @@ def scores(out: np.ndarray, truth: np.ndarray, region: np.ndarray, mask: np.ndar
     return r
 
 
-def evaluate(run_dir: Path | None, store, pairs: list[int], size: int, device: str, batch: int = 32) -> dict[str, float]:
+def evaluate(run_dir: Path | None, store, pairs: list[int], size: int, device: str,
+             batch: int = 32) -> dict[str, float]:
     loaded = load_run(run_dir, device=device) if run_dir else None
     p = store.pairs("test")
     rows: list[dict[str, float]] = []
@@ -122,7 +123,7 @@ def evaluate(run_dir: Path | None, store, pairs: list[int], size: int, device: s
                 r = loaded.family.translate(x, Guidance(exemplar=e))
             outs = [to_uint8(t) for t in r["output"].cpu()]
             masks = [m[0].numpy() for m in r["mask_input"].cpu()]
-        rows += [scores(o, t, g, m) for o, t, g, m in zip(outs, truths, regions, masks)]
+        rows += [scores(o, t, g, m) for o, t, g, m in zip(outs, truths, regions, masks, strict=True)]
     keys = rows[0].keys()
     return {k: float(np.mean([row[k] for row in rows])) for k in keys}
 
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (1 is fastest on a shared machine: spinning OpenMP threads stall otherwise)")
+                    help="torch CPU threads "
+                         "(1 is fastest on a shared machine: spinning OpenMP threads stall otherwise)")
     ap.add_argument("--set", action="append", default=[], help="extra recipe override, e.g. model.channels=16")
     ap.add_argument("--workdir", type=Path, help="keep the store and runs here (default: a temporary folder)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
@@ -165,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
              f"({'given store' if args.data else f'{args.count} training faces, {args.pairs} test pairs'}); "
              f"evaluated on the {len(pairs)} held-out pairs whose chosen attributes are hair colour only.",
              "",
-             "| model | train time (s) | SSIM to truth | background SSIM | background PSNR (dB) | input-mask IoU | mean mask |",
+             "| model | train time (s) | SSIM to truth | background SSIM | "
+             "background PSNR (dB) | input-mask IoU | mean mask |",
              "|---|---|---|---|---|---|---|"]
     for name, (r, seconds) in results.items():
         iou = f"{r['iou']:.3f}" if "iou" in r else "-"
         mm = f"{r['mask_mean']:.3f}" if "mask_mean" in r else "-"
-        lines.append(f"| {name} | {seconds:.0f} | {r['ssim']:.4f} | {r['bg_ssim']:.4f} | {r['bg_psnr']:.2f} | {iou} | {mm} |")
+        lines.append(f"| {name} | {seconds:.0f} | {r['ssim']:.4f} | "
+                     f"{r['bg_ssim']:.4f} | {r['bg_psnr']:.2f} | {iou} | {mm} |")
     lines += ["", "Reading: at this budget (a few hundred generator updates) neither model is near convergence, so "
               "both are far below the identity row, which bounds background preservation from above; the "
               "comparison is between the two model rows, trained identically except for the mask. Identity's "

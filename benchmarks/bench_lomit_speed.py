@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section  # noqa: E402
 
-from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import read_recipe, resolve  # noqa: E402
 from i2icli.engine.iteration import build_optimizers  # noqa: E402
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.models.base import Nets  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for, get  # noqa: E402
 
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ap.add_argument("--sizes", default="32,128", help="< 128 uses recipes/lomit/tiny.toml, 128 recipes/lomit/celeba.toml")
+    ap.add_argument("--sizes", default="32,128", help="< 128 uses recipes/lomit/tiny.toml, "
+                                                      "128 recipes/lomit/celeba.toml")
     ap.add_argument("--batch", type=int, default=0, help="batch size (0: the recipe's)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     args = ap.parse_args(argv)

@@ -7,7 +7,8 @@ recipe's batch size, one warm-up iteration, then the median over
 ``--repeats`` of one full iteration *cycle* (``lcm`` of the phases' ``every``,
 e.g. 5 critic + 1 generator update for LOMIT), reported per iteration.
 
-    python benchmarks/bench_steps.py --models ugatit:selfie2anime_light:256,lomit:celeba:128 --device cpu --variants fp32,bf16
+    python benchmarks/bench_steps.py --models ugatit:selfie2anime_light:256,lomit:celeba:128 --device cpu \\
+        --variants fp32,bf16
     python benchmarks/bench_steps.py --device cuda --variants fp32,bf16,bf16+cl       (see gpu_check.py)
 
 Writes section "Training steps (<device>)" of docs/BENCHMARKS.md unless

@@ -54,8 +54,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -63,9 +63,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import describe, write_section  # noqa: E402
-from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
 from i2icli.engine.iteration import build_optimizers  # noqa: E402
+from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.models.base import Nets  # noqa: E402
 from i2icli.models.ugatit import UGATIT, UGATITConfig  # noqa: E402
 from i2icli.nn import attention as nn_attention  # noqa: E402
@@ -78,7 +78,8 @@ COMPILED = "ours-compiled"
 
 
 def make_family(size: int, seed: int = 0) -> UGATIT:
-    model = UGATITConfig(light=True, ch=64, n_res=4, local_disc_layers=5, global_disc_layers=7 if size >= 96 else 6)
+    model = UGATITConfig(light=True, channels=64, n_res_blocks=4, n_local_disc_layers=5,
+                         n_global_disc_layers=7 if size >= 96 else 6)
     cfg = RunConfig(model="ugatit", model_cfg=model, data=DataConfig(image_size=size, load_size=size),
                     train=TrainConfig(lr=1e-4, betas=(0.5, 0.999), weight_decay=1e-4), recipe="benchmark")
     torch.manual_seed(seed)
@@ -223,7 +224,7 @@ def iteration_flops(size: int) -> int:
 class Timer:
     """CPU time of this process and wall time of a block."""
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
         return self
 
@@ -307,7 +308,7 @@ def bench_size(size: int, repeats: int, names: list[str], latency_repeats: int) 
             wall[name].append(t.wall)
     latency = translate_latency(fams["ours"], size, latency_repeats)
     return {"size": size, "cpu": cpu, "wall": wall, "first": first, "diffs": diffs, "latency": latency,
-            "global_layers": fams["ours"].mcfg.global_disc_layers}
+            "global_layers": fams["ours"].mcfg.n_global_disc_layers}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                      "  (znxlwm/UGATIT-pytorch `train()`): nothing frozen, the discriminator loss back-propagates\n"
                      "  through both generators, every network call separate (six generator calls, D(real) and\n"
                      "  D(fake) apart), the generator step also computes discriminator weight gradients.",
-        "authors-like": "- **authors-like**: the reference step with the authors' layer maths and optimiser: AdaLIN/LIN\n"
+        "authors-like": "- **authors-like**: the reference step with the authors' layer maths and optimiser: "
+                        "AdaLIN/LIN\n"
                         "  term by term (Eq. 1 as written), CAM as concat + 1x1 conv, spectral norm as torch's layer\n"
                         "  computes it (W / sigma materialised each forward), torch's default per-tensor Adam.",
         CHANNELS_LAST: "- **ours-channels_last**: ours with the engine's `train.channels_last = true` (NHWC).",
@@ -430,7 +432,8 @@ iterations per variant, after one untimed iteration that also checks the updates
 {chr(10).join(verdict)}
 
 Same parameter updates: one iteration of every variant from the same state and batch,
-compared with ours. {check64_text}In float32 at each timed size (0 = bit-identical). Adam's first step moves each weight by
+compared with ours. {check64_text}In float32 at each timed size (0 = bit-identical).
+Adam's first step moves each weight by
 about lr * sign(grad), so variants that differ only by float rounding show up to 2e-4 on
 weights whose gradient is ~0; the relative difference of the whole update vector is the
 meaningful float32 number.

@@ -34,7 +34,8 @@ def describe(device: str = "cpu") -> str:
     parts = [f"CPU: {cpu_model()} ({os.cpu_count()} cores visible, torch threads {torch.get_num_threads()})"]
     if device.startswith("cuda") and torch.cuda.is_available():
         parts.append(f"GPU: {torch.cuda.get_device_name(torch.device(device))}")
-    parts.append(f"Python {sys.version.split()[0]}, torch {torch.__version__}, {platform.system()} {platform.release()}")
+    parts.append(f"Python {sys.version.split()[0]}, torch {torch.__version__}, "
+                 f"{platform.system()} {platform.release()}")
     return "; ".join(parts)
 
 

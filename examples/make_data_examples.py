@@ -39,9 +39,9 @@ def main() -> None:
         grid([[d.image("train", i) for i in a[:12]], [d.image("train", i) for i in b[:12]]], 3).save(
             HERE / "synthetic_digits_train.png")
         p = d.pairs("test")  # rows: x_A, x_B (exemplar), x_AB, x_BA
-        cols = [[d.image("test", p.input[k]), d.image("test", p.exemplar[k]), d.truth("test", k), d.truth("test", k + 1)]
-                for k in range(0, 12, 2)]
-        grid([list(c) for c in zip(*cols)], 3).save(HERE / "synthetic_digits_test_pairs.png")
+        cols = [[d.image("test", p.input[k]), d.image("test", p.exemplar[k]),
+                 d.truth("test", k), d.truth("test", k + 1)] for k in range(0, 12, 2)]
+        grid([list(c) for c in zip(*cols, strict=True)], 3).save(HERE / "synthetic_digits_test_pairs.png")
 
         m = open_store(prepare_digits(DigitsRequest(Path(tmp) / "m.h5", layout="multi", count=8, test_count=4)).out)
         p = m.pairs("test")

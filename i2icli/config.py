@@ -25,12 +25,14 @@ checkpoints as ``config.toml`` and reloaded from there on resume/translate.
 from __future__ import annotations
 
 import difflib
-import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
+
+import tomllib
 
 from i2icli.errors import ConfigError
 
@@ -47,7 +49,8 @@ class DataConfig:
     image_size: int = 256  # crop size fed to the networks
     load_size: int = 286  # resize before random crop (U-GAT-IT App. B.2: 286 -> 256)
     flip: bool = True  # horizontal flip with p = 0.5
-    domains: tuple[str, ...] = ()  # unpaired: names of domains A and B; () = the first two
+    # unpaired: domains A and B (() = the first two); domain_dataset: the N domains (() = all)
+    domains: tuple[str, ...] = ()
     attributes: tuple[str, ...] = ()  # attribute data: label names to use; () = all in the store
     num_workers: int = 2
 
@@ -144,7 +147,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")
@@ -171,9 +174,12 @@ def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
     """
     hints = typing.get_type_hints(cls)
     valid = [f.name for f in fields(cls) if f.init]
+    renamed = renamed_fields(cls)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in valid:
+            if key in renamed:
+                raise ConfigError(f"{where}: key {key!r} was renamed to {renamed[key]!r}; use {renamed[key]} = ...")
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
@@ -183,6 +189,34 @@ def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return obj
+
+
+def renamed_fields(cls: type) -> dict[str, str]:
+    """``{old: new}`` names a config class declares in its ``RENAMED`` class variable (none by default).
+
+    Field names follow one convention (docs/ARCHITECTURE.md, "Config field
+    names"); when a field is renamed the class keeps the old name here so that
+    runs saved before the rename still load (:func:`upgrade_renamed`).
+    """
+    return dict(getattr(cls, "RENAMED", {}))
+
+
+def upgrade_renamed(cls: type, table: dict[str, Any], where: str) -> dict[str, Any]:
+    """``table`` with ``cls``'s old field names replaced by the new ones (for saved run configs only).
+
+    Recipes and ``--set`` must use the current names (:func:`build_dataclass`
+    refuses old ones, naming the new one); a run's own ``config.toml`` written
+    before a rename is upgraded here so that resume, translate and eval keep
+    working on it.  A table that has both names of one field is an error.
+    """
+    renamed = renamed_fields(cls)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        new = renamed.get(key, key)
+        if new in out or (new != key and new in table):
+            raise ConfigError(f"{where}: both {key!r} and its new name {new!r} are set; keep only {new!r}")
+        out[new] = value
+    return out
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

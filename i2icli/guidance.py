@@ -95,7 +95,7 @@ class Guidance:
         return e
 
 
-def validate(spec: "ModelSpec", g: Guidance) -> Guidance:
+def validate(spec: ModelSpec, g: Guidance) -> Guidance:
     """Check ``g`` against what ``spec`` accepts and requires; return it with defaults filled in.
 
     One-line :class:`ConfigError` naming the option for anything the model

@@ -19,11 +19,15 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from i2icli.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
 
@@ -128,7 +132,7 @@ def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
     return path
 
 
-def to_tensor(array: np.ndarray):
+def to_tensor(array: np.ndarray) -> torch.Tensor:
     """(H,W,3) uint8 -> (3,H,W) float32 tensor in [-1, 1]."""
     import torch
 
@@ -136,7 +140,7 @@ def to_tensor(array: np.ndarray):
     return t.div_(127.5).sub_(1.0)
 
 
-def to_uint8(tensor) -> np.ndarray:
+def to_uint8(tensor: torch.Tensor) -> np.ndarray:
     """(3,H,W) or (1,H,W) tensor in [-1, 1] -> (H,W,3) uint8 (maps: (H,W))."""
     t = tensor.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(dtype=__import__("torch").uint8)
     arr = t.permute(1, 2, 0).numpy()

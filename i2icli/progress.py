@@ -7,12 +7,13 @@ and library users may pass any callable or None.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 ProgressFn = Callable[..., None]
-OptionalProgress = Optional[ProgressFn]
+OptionalProgress = ProgressFn | None
 
 
-def report(progress: OptionalProgress, description: str, completed: int, total: int | None = None, **fields) -> None:
+def report(progress: OptionalProgress, description: str, completed: int, total: int | None = None,
+           **fields: object) -> None:
     if progress is not None:
         progress(description, completed, total, **fields)

@@ -7,19 +7,24 @@ Registering a name twice is an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from i2icli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from torch.utils.data import Dataset
-
     from i2icli.config import RunConfig
+    from i2icli.data.keyed import KeyedDataset
     from i2icli.models.base import Family
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+# The recipes ship inside the package: ``i2icli/recipes`` is a symlink to the
+# checkout's top-level ``recipes/`` (where contributors add ``recipes/<model>/x.toml``);
+# setuptools follows it when building a wheel, so an installed wheel holds real files
+# at this same path. Not resolved: resolving would swap the package path for the
+# checkout path and make error messages depend on how the package was installed.
+RECIPES_DIR = Path(__file__).parent / "recipes"
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,8 @@ class ModelSpec:
 
     name: str
     config_cls: type
-    build: Callable[["RunConfig"], "Family"]
-    dataset: Callable[["RunConfig", str], "Dataset"]
+    build: Callable[[RunConfig], Family]
+    dataset: Callable[[RunConfig, str], KeyedDataset]
     default_recipe: str
     summary: str
     accepts: tuple[str, ...] = ("direction",)
@@ -71,6 +76,31 @@ class ModelSpec:
 
     def recipe_path(self, name: str | None = None) -> Path:
         return RECIPES_DIR / self.name / (name or self.default_recipe)
+
+    def recipes(self) -> list[str]:
+        """Names of the recipes this model ships (``--recipe NAME`` picks one)."""
+        folder = RECIPES_DIR / self.name
+        return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+    def find_recipe(self, recipe: str | Path | None) -> Path:
+        """The recipe file for ``i2i train NAME --recipe RECIPE``.
+
+        ``None`` is the default recipe; an existing file is used as given; a bare
+        name such as ``tiny`` or ``tiny.toml`` (no folder part) is one of the
+        shipped recipes, so ``--recipe tiny`` works the same from a checkout
+        and from an installed wheel. A file in the working directory wins over
+        a shipped recipe of the same name.
+        """
+        if recipe is None:
+            return self.recipe_path()
+        path = Path(recipe)
+        if path.is_file() or len(path.parts) != 1:
+            return path
+        shipped = self.recipe_path(path.name if path.suffix == ".toml" else f"{path.name}.toml")
+        if shipped.is_file():
+            return shipped
+        raise ConfigError(f"{recipe}: recipe not found: no such file, and {self.name} ships no recipe of that name "
+                          f"(shipped: {', '.join(self.recipes()) or 'none'})")
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -8,10 +8,10 @@ A run directory (``runs/<model>-<recipe>-<timestamp>/`` by default) holds
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from i2icli.config import RunConfig, read_recipe, resolve, toml_value
+from i2icli.config import RunConfig, read_recipe, resolve, toml_value, upgrade_renamed
 from i2icli.engine import checkpoint as ckpt
 from i2icli.errors import ConfigError, DataError
 from i2icli.registry import config_cls_for, get
@@ -21,10 +21,11 @@ DEFAULT_RUNS_ROOT = Path("runs")
 
 def training_config(model: str, recipe: Path | None = None, data: str | None = None,
                     overrides: Sequence[str] = ()) -> RunConfig:
-    """The config for ``i2i train MODEL``: the recipe (or the model's default
-    recipe), then ``--data``, then ``--set`` overrides, validated strictly."""
+    """The config for ``i2i train MODEL``: the recipe (a file, the name of a
+    shipped recipe, or the model's default; see :meth:`ModelSpec.find_recipe`),
+    then ``--data``, then ``--set`` overrides, validated strictly."""
     spec = get(model)
-    path = Path(recipe) if recipe is not None else spec.recipe_path()
+    path = spec.find_recipe(recipe)
     raw = read_recipe(path)
     extra = list(overrides)
     if data is not None:
@@ -38,6 +39,10 @@ def saved_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
     if not path.is_file():
         raise DataError(f"{run_dir}: not a run directory (no config.toml); pass the folder `i2i train` wrote")
     raw = read_recipe(path)
+    model = raw.get("model")
+    if isinstance(model, dict) and isinstance(model.get("name"), str):
+        # a run saved before a config field was renamed: read its old names as the new ones
+        raw["model"] = upgrade_renamed(config_cls_for(model["name"]), model, f"{path} [model]")
     return resolve(raw, config_cls_for, str(path), overrides=list(overrides))
 
 
@@ -78,5 +83,6 @@ def latest_run(model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, gu
     runs = list_runs(model, runs_root, guidance)
     if not runs:
         what = f"{model} runs" if model else f"{guidance}-guided runs" if guidance else "runs"
-        raise DataError(f"no trained {what} with a checkpoint under {runs_root}/; train one first or pass --checkpoint RUN_DIR")
+        raise DataError(f"no trained {what} with a checkpoint under {runs_root}/; "
+                        "train one first or pass --checkpoint RUN_DIR")
     return runs[-1]

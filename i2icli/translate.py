@@ -171,7 +171,7 @@ def _jobs(req: TranslateRequest, inputs: list[Path], exemplars: list[Path]) -> l
     if req.pairing == "zip":
         if len(inputs) != len(exemplars):
             raise ConfigError(f"--pairing zip needs as many exemplars as inputs ({len(exemplars)} vs {len(inputs)})")
-        return list(zip(inputs, exemplars))
+        return list(zip(inputs, exemplars, strict=True))
     return [(x, e) for x in inputs for e in exemplars]
 
 

@@ -32,9 +32,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from i2icli.errors import WeightsError
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 ENV_VAR = "I2I_WEIGHTS"
 
@@ -279,7 +282,7 @@ def load_state_dict(name: str, directory: str | os.PathLike | None = None) -> di
     return _load_state_dict_file(require(name, directory=directory)[name])
 
 
-def load_vgg19_features(directory: str | os.PathLike | None = None, device: str = "cpu"):
+def load_vgg19_features(directory: str | os.PathLike | None = None, device: str = "cpu") -> nn.Sequential:
     """ImageNet VGG-19 ``features`` (conv part), eval mode, gradients off.
 
     Used by the perceptual losses and semantic matching of LOMIT, EGSC-IT and
@@ -300,7 +303,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def imagenet_normalize(x):
+def imagenet_normalize(x: Tensor) -> Tensor:
     """(B,3,H,W) images in [-1, 1] -> the ImageNet-normalised input torchvision's VGG/ResNet/AlexNet expect."""
     mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)

@@ -9,7 +9,7 @@ networks (``family.frozen_networks()``) are built once and visible in ``nets``.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from i2icli.engine.iteration import build_optimizers, run_iteration
 from i2icli.models.base import Family, Logs, Nets

@@ -17,8 +17,8 @@ HAIR = {0: (20, 20, 20), 1: (235, 200, 60)}
 
 
 def tiny_model(**over) -> LOMITConfig:
-    base = dict(channels=8, mlp_hidden=32, disc_channels=8, disc_layers=4, style_max_channels=32,
-                content_res_blocks=2, decoder_res_blocks=2, mask_layers=3)
+    base = dict(channels=8, mlp_dim=32, disc_channels=8, n_disc_layers=4, style_max_channels=32,
+                n_content_res_blocks=2, n_decoder_res_blocks=2, n_mask_layers=3)
     base.update(over)
     return LOMITConfig(**base)
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from i2icli.guidance import Guidance
 from i2icli.config import read_recipe, resolve
 from i2icli.data.store import StoreWriter
 from i2icli.errors import ConfigError
+from i2icli.guidance import Guidance
 from i2icli.models.base import Nets
 from i2icli.registry import RECIPES_DIR, config_cls_for, get
 
@@ -75,7 +75,7 @@ def test_builds_from_each_recipe_and_steps(recipe, store):
     opt.step()
     assert torch.isfinite(loss) and set(logs) == {"bce", "accuracy", "imagenet_init"}
     assert logs["imagenet_init"].item() == 0.0
-    assert any(not torch.equal(a, b) for a, b in zip(before, params[-2:]))
+    assert any(not torch.equal(a, b) for a, b in zip(before, params[-2:], strict=True))
     fam.networks.eval()
     p = fam.predict(batch["image"][:1])
     assert p.shape == (1, 2) and ((0 <= p) & (p <= 1)).all()

@@ -20,7 +20,8 @@ def toy_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     recipe = root / "toy.toml"
     recipe.write_text('[model]\nname = "toy-gan"\n[data]\nimage_size = 8\nnum_workers = 0\n'
-                      '[train]\niterations = 4\nbatch_size = 2\nlog_every = 2\nsample_every = 4\ncheckpoint_every = 2\n')
+                      '[train]\niterations = 4\nbatch_size = 2\nlog_every = 2\nsample_every = 4\n'
+                      'checkpoint_every = 2\n')
     run = root / "run"
     res = runner.invoke(app, ["train", "toy-gan", "--recipe", str(recipe), "--data", "synthetic", "--out", str(run)])
     assert res.exit_code == 0, res.output
@@ -84,7 +85,7 @@ def _odd_images(folder):
     Image.fromarray(rgb).save(folder / "wide rgb ü.png")
     Image.fromarray(rgb[..., 0]).save(folder / "gray.png")
     Image.fromarray(np.dstack([rgb, np.full((20, 30), 128, np.uint8)])).save(folder / "rgba.png")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(folder / "sixteen.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(folder / "sixteen.png")
     exif = Image.Exif()
     exif[0x0112] = 6  # rotated 90 degrees
     Image.fromarray(rgb).save(folder / "rotated.jpg", exif=exif)
@@ -136,6 +137,23 @@ def test_help_lists_groups_and_models():
         assert group in res.output
     res = runner.invoke(app, ["train", "--help"])
     assert "toy-gan" in res.output
+
+
+def test_resume_without_a_value_means_auto(toy_run):
+    from i2icli.cli.train import resume_defaults_to_auto
+
+    assert resume_defaults_to_auto(["--out", "r", "--resume"]) == ["--out", "r", "--resume", "auto"]
+    assert resume_defaults_to_auto(["--resume", "--out", "r"]) == ["--resume", "auto", "--out", "r"]
+    assert resume_defaults_to_auto(["--resume", "runs/x"]) == ["--resume", "runs/x"]
+    assert resume_defaults_to_auto(["--", "--resume"]) == ["--", "--resume"]
+    root, recipe, run = toy_run
+    for args in (["--out", str(run), "--resume"], ["--resume", "--out", str(run)]):
+        n = 8 if args[0] == "--out" else 9
+        res = runner.invoke(app, ["train", "toy-gan", *args, "--set", f"train.iterations={n}"])
+        assert res.exit_code == 0, res.output
+        assert f"-> {n}" in res.output and "resuming" in res.output
+    res = runner.invoke(app, ["train", "toy-gan", "--resume"])
+    assert res.exit_code == 2 and "--resume auto needs --out" in res.output
 
 
 @pytest.mark.parametrize(

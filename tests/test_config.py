@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 import toy_family
-from i2icli.config import (DataConfig, RunConfig, TrainConfig, parse_override, read_recipe, resolve,
-                           run_config_to_toml)
+from i2icli.config import DataConfig, RunConfig, TrainConfig, parse_override, read_recipe, resolve, run_config_to_toml
 from i2icli.errors import ConfigError
 from i2icli.registry import ModelSpec, config_cls_for, get, names, register
 
@@ -29,9 +28,12 @@ def test_recipe_with_extends_and_overrides(tmp_path):
 @pytest.mark.parametrize(
     "text, overrides, message",
     [
-        ('[model]\nname = "toy-gan"\n[train]\nlr_shedule = 1\n', [], r"unknown key 'lr_shedule' \(did you mean 'lr_schedule'\?\); valid keys: iterations"),
-        ('[model]\nname = "toy-gan"\n[train]\niterations = "many"\n', [], r"\[train\]\.iterations: expected an integer"),
-        ('[model]\nname = "toy-gan"\n[train]\nlr_schedule = "cosine"\n', [], r"'cosine' is not one of 'none', 'linear_half'"),
+        ('[model]\nname = "toy-gan"\n[train]\nlr_shedule = 1\n', [],
+         r"unknown key 'lr_shedule' \(did you mean 'lr_schedule'\?\); valid keys: iterations"),
+        ('[model]\nname = "toy-gan"\n[train]\niterations = "many"\n', [],
+         r"\[train\]\.iterations: expected an integer"),
+        ('[model]\nname = "toy-gan"\n[train]\nlr_schedule = "cosine"\n', [],
+         r"'cosine' is not one of 'none', 'linear_half'"),
         ('[model]\nname = "toy-gan"\n[train]\nbetas = [0.5]\n', [], r"expected 2 values"),
         ('[model]\nname = "nope"\n', [], r"unknown model 'nope'; registered models: .*toy-gan"),
         ('[model]\nch = 3\n', [], r"missing \[model\] name"),
@@ -68,7 +70,8 @@ def test_model_name_must_agree(tmp_path):
 
 
 def test_resolved_config_round_trips(tmp_path):
-    cfg = RunConfig(model="toy-gan", model_cfg=toy_family.ToyConfig(ch=2), data=DataConfig(path='a "b"\\c', domains=("x", "y")),
+    cfg = RunConfig(model="toy-gan", model_cfg=toy_family.ToyConfig(ch=2),
+                    data=DataConfig(path='a "b"\\c', domains=("x", "y")),
                     train=TrainConfig(lr=3e-4, betas=(0.5, 0.999)), recipe="r.toml")
     path = write(tmp_path / "config.toml", run_config_to_toml(cfg))
     again = resolve(read_recipe(path), config_cls_for, str(path))

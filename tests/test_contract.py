@@ -21,6 +21,7 @@ from i2icli.config import read_recipe, resolve
 from i2icli.data.keyed import dataset_image_keys, images_to_float
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine.iteration import build_optimizers, run_iteration
+from i2icli.errors import ConfigError
 from i2icli.guidance import Guidance, validate
 from i2icli.models.base import Nets
 from i2icli.prepare.synthetic import DigitsRequest, FacesRequest, prepare_digits, prepare_faces
@@ -53,8 +54,16 @@ def stores(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def _guidances(spec: ModelSpec, cfg, x: torch.Tensor, exemplar: torch.Tensor) -> list[Guidance]:
-    """The required guidance, then each accepted field added on its own."""
+def _guidances(spec: ModelSpec, cfg, x: torch.Tensor, exemplar: torch.Tensor) -> list[list[Guidance]]:
+    """The required guidance, then each accepted field added on its own: groups of which one must translate.
+
+    A requirement ``"a|b"`` may be met by either field, and a field may make
+    sense with only one of them (BridgeGAN: ``--outputs`` varies the
+    label-based latent, so it goes with ``--attr``, not a lone ``--exemplar``;
+    ``--mix`` needs ``--exemplar``).  So each accepted field is tried on top of
+    every alternative and at least one combination must translate; the
+    others may refuse with a one-line :class:`ConfigError`.
+    """
     values = {
         "direction": ["a2b", "b2a"],
         "exemplar": [exemplar],
@@ -65,14 +74,13 @@ def _guidances(spec: ModelSpec, cfg, x: torch.Tensor, exemplar: torch.Tensor) ->
         "region": [torch.ones(x.shape[0], 1, *x.shape[-2:])],
         "mix": [0.5],
     }
-    base: dict = {}
+    bases: list[dict] = [{}]
     for need in spec.requires:
-        field = need.split("|")[0]
-        base[field] = values[field][0]
-    out = [Guidance(**base)]
+        bases = [{**b, alt: values[alt][0]} for b in bases for alt in need.split("|")]
+    out = [[Guidance(**b) for b in bases]]
     for field in spec.accepts:
         for v in values[field]:
-            out.append(Guidance(**{**base, field: v}))
+            out.append([Guidance(**{**b, field: v}) for b in bases])
     return out
 
 
@@ -123,17 +131,18 @@ def test_tiny_recipe_trains_checkpoints_translates_and_samples(model, stores, tm
     x = batches[0][keys[0]]
     exemplar = batches[1][keys[0]]
     if spec.accepts:
-        for g in _guidances(spec, cfg, x, exemplar):
-            g = validate(spec, g)
-            with torch.no_grad():
-                out = fresh.translate(x, g)
-            y = out["output"]
-            assert y.shape == (x.shape[0] * g.n_outputs, 3, *x.shape[-2:]), (model, g.given(), tuple(y.shape))
-            assert torch.isfinite(y).all() and y.min() >= -1 and y.max() <= 1
-            for key, value in out.items():
-                assert value.dim() == 4 and value.shape[-2:] == x.shape[-2:], (model, key)
-                if value.shape[1] == 1:
-                    assert value.min() >= 0 and value.max() <= 1, (model, key)
+        for group in _guidances(spec, cfg, x, exemplar):
+            results = []
+            for g in group:
+                g = validate(spec, g)
+                try:
+                    with torch.no_grad():
+                        results.append((g, fresh.translate(x, g)))
+                except ConfigError as exc:
+                    assert "\n" not in str(exc), (model, g.given(), str(exc))
+            assert results, (model, [g.given() for g in group], "no alternative of the requirement translates")
+            for g, out in results:
+                _check_translation(model, x, g, out)
 
     # sample columns under eval
     with torch.no_grad():
@@ -142,3 +151,14 @@ def test_tiny_recipe_trains_checkpoints_translates_and_samples(model, stores, tm
     for title, col in cols:
         assert col.dim() == 4 and col.shape[0] == x.shape[0] and col.shape[1] in (1, 3), (model, title)
         assert torch.isfinite(col).all(), (model, title)
+
+
+def _check_translation(model: str, x: torch.Tensor, g: Guidance, out: dict[str, torch.Tensor]) -> None:
+    """Shapes and ranges of one translation's outputs."""
+    y = out["output"]
+    assert y.shape == (x.shape[0] * g.n_outputs, 3, *x.shape[-2:]), (model, g.given(), tuple(y.shape))
+    assert torch.isfinite(y).all() and y.min() >= -1 and y.max() <= 1
+    for key, value in out.items():
+        assert value.dim() == 4 and value.shape[-2:] == x.shape[-2:], (model, key)
+        if value.shape[1] == 1:
+            assert value.min() >= 0 and value.max() <= 1, (model, key)

@@ -74,8 +74,8 @@ def _networks(run):
 
 def test_two_process_gloo_ddp_ugatit(digits, tmp_path):
     run = tmp_path / "ddp"
-    res = runner.invoke(app, ["train", "ugatit", "--recipe", TINY, "--data", str(digits), "--out", str(run), "--nproc", "2",
-                              "--set", "train.iterations=3", "--set", "train.checkpoint_every=3"])
+    res = runner.invoke(app, ["train", "ugatit", "--recipe", TINY, "--data", str(digits), "--out", str(run),
+                              "--nproc", "2", "--set", "train.iterations=3", "--set", "train.checkpoint_every=3"])
     assert res.exit_code == 0, res.output
     assert "effective 2" in res.output
     table = json.loads((run / "ddp_check.json").read_text())

@@ -122,10 +122,11 @@ def test_two_process_gloo_ddp_keeps_replicas_identical(tmp_path):
 
 def test_worker_errors_reach_the_user_as_one_line(tmp_path):
     """A file that breaks inside a DataLoader worker is reported by name, without the worker traceback."""
-    from i2icli.data.keyed import KeyedDataset
-    from i2icli.errors import DataError
     from torch.utils.data import DataLoader
+
+    from i2icli.data.keyed import KeyedDataset
     from i2icli.engine.loop import _next_batch
+    from i2icli.errors import DataError
 
     class Broken(KeyedDataset):
         def __len__(self):
@@ -141,7 +142,6 @@ def test_worker_errors_reach_the_user_as_one_line(tmp_path):
 
 
 def test_default_optimizer_is_adam_with_recipe_settings_and_fused_where_available():
-    from i2icli.models.base import Phase
 
     fam = toy_family.ToyGAN(make_cfg(lr=3e-4, betas=(0.0, 0.9), weight_decay=1e-4))
     from i2icli.engine.iteration import build_optimizers

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from i2i_eval_testing import TINY, random_images, register_tiny, write_folder
 from typer.testing import CliRunner
 
+from i2i_eval_testing import TINY, random_images, register_tiny, write_folder
 from i2icli.metrics import report
 
 runner = CliRunner()
@@ -178,7 +178,6 @@ def test_missing_weights_lists_files_before_reading_images(tmp_path, monkeypatch
 def pair_run(tmp_path_factory):
     """A prepared two-domain store and a (tiny, 2-iteration) run trained on it through the engine."""
     import toy_family  # noqa: F401  (registers toy-gan, the engine's test model)
-
     from i2icli.config import DataConfig, RunConfig, TrainConfig
     from i2icli.data.store import StoreWriter
     from i2icli.engine import TrainRequest, train
@@ -245,7 +244,6 @@ def test_store_selection_as_input(pair_run):
 def test_pairs_on_a_cyclegan_folder_tree(tmp_path):
     """Runs trained on testA/testB folders: domains named by the folder (horse2zebra -> horse, zebra)."""
     import toy_family  # noqa: F401
-
     from i2icli.config import DataConfig, RunConfig, TrainConfig
     from i2icli.engine import TrainRequest, train
 

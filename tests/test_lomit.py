@@ -10,16 +10,16 @@ import pytest
 import torch
 from torch import nn
 
-from i2icli.guidance import Guidance, validate
 from i2icli.config import read_recipe, resolve
 from i2icli.data.keyed import images_to_float
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Guidance, validate
 from i2icli.losses.regularizers import content_cosine_similarity, mask_content_consistency
 from i2icli.models.base import Nets
 from i2icli.models.lomit import LOMIT, LOMITDataset, lomit_dataset
 from i2icli.nn.cosegmentation import CoSegmentation
-from i2icli.nn.encoders import ContentEncoder, SharedStyleEncoders
 from i2icli.nn.discriminators import PatchClassifierDiscriminator
+from i2icli.nn.encoders import ContentEncoder, SharedStyleEncoders
 from i2icli.registry import RECIPES_DIR, config_cls_for, get
 from lomit_helpers import ATTRS, build, drive, random_batch, tiny_cfg, tiny_model, toy_store
 
@@ -89,8 +89,8 @@ def test_initialisation_he_for_generator_normal_for_discriminator():
 def test_config_errors_are_user_errors():
     with pytest.raises(ConfigError, match="attributes"):
         LOMIT(tiny_cfg().__class__(model="lomit", model_cfg=tiny_model(), recipe="r.toml"))
-    with pytest.raises(ConfigError, match="disc_layers"):
-        LOMIT(tiny_cfg(size=32, model=tiny_model(disc_layers=6)))
+    with pytest.raises(ConfigError, match="n_disc_layers"):
+        LOMIT(tiny_cfg(size=32, model=tiny_model(n_disc_layers=6)))
 
 
 # --------------------------------------------------------------------------- gradient flow
@@ -180,7 +180,7 @@ def test_gradient_penalty_under_ddp(tmp_path):
     finally:
         dist.destroy_process_group()
     assert all(g.abs().sum() > 0 for g in plain)
-    for a, b in zip(plain, wrapped):
+    for a, b in zip(plain, wrapped, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
@@ -316,7 +316,8 @@ def test_recipes_resolve_and_build(name):
     assert fam.phases[1].every == 5
     if name != "tiny.toml":
         m = cfg.model_cfg
-        assert (cfg.data.image_size, cfg.train.batch_size, cfg.train.lr, cfg.train.betas) == (128, 8, 1e-4, (0.5, 0.999))
+        train = cfg.train
+        assert (cfg.data.image_size, train.batch_size, train.lr, train.betas) == (128, 8, 1e-4, (0.5, 0.999))
         assert cfg.train.iterations == 200_000
         assert (m.lambda_cls, m.lambda_style, m.lambda_rec, m.lambda_gp) == (1.0, 1.0, 10.0, 10.0)
         assert (m.lambda_r1, m.lambda_r2, m.lambda_r3) == (0.1, 0.01, 0.0001)

@@ -51,7 +51,8 @@ def test_gram_matrix_is_the_literal_sum_of_products(norm):
 
 def test_linear_weights_are_the_authors_i_over_n():
     assert linear_layer_weights(["a", "b", "c"]) == {"a": 1 / 3, "b": 2 / 3, "c": 1.0}
-    assert list(EGSCIT_CONTENT_WEIGHTS) == list(EGSCIT_LAYERS) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    assert list(EGSCIT_CONTENT_WEIGHTS) == list(EGSCIT_LAYERS) == layers
     assert [round(v, 6) for v in EGSCIT_CONTENT_WEIGHTS.values()] == [0.2, 0.4, 0.6, 0.8, 1.0]
     assert set(EGSCIT_STYLE_WEIGHTS.values()) == {1.0}
 
@@ -63,7 +64,7 @@ def test_content_loss_matches_literal_weighted_l1(reduction):
     expected = 0.0
     for name, w in weights.items():
         a, b = x[name], y[name]
-        total = sum(abs(float(p) - float(q)) for p, q in zip(a.flatten().tolist(), b.flatten().tolist()))
+        total = sum(abs(float(p) - float(q)) for p, q in zip(a.flatten().tolist(), b.flatten().tolist(), strict=True))
         per = total / a.numel() if reduction == "mean" else total / a.shape[0]
         expected += w * per
     got = content_loss(x, y, weights, reduction=reduction)
@@ -78,7 +79,8 @@ def test_style_loss_matches_literal_gram_l1_and_allows_different_sizes():
     expected = 0.0
     for name, w in weights.items():
         ga, gb = _literal_gram(x[name], "hw"), _literal_gram(y[name], "hw")
-        diffs = [abs(ga[n][i][j] - gb[n][i][j]) for n in range(len(ga)) for i in range(len(ga[0])) for j in range(len(ga[0]))]
+        c = len(ga[0])
+        diffs = [abs(ga[n][i][j] - gb[n][i][j]) for n in range(len(ga)) for i in range(c) for j in range(c)]
         expected += w * sum(diffs) / len(diffs)
     assert float(style_loss(x, y, weights)) == pytest.approx(expected, rel=1e-12)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch_fidelity
-from i2i_eval_testing import TINY, random_images, register_tiny, write_folder
 
+from i2i_eval_testing import TINY, random_images, register_tiny, write_folder
 from i2icli.errors import DataError, I2IError, WeightsError
 from i2icli.metrics import fidelity
 from i2icli.metrics.inputs import from_arrays, from_folder
@@ -100,7 +100,7 @@ def _tfgan_reference(real, gen, block):
     d = real.shape[1]
     k = lambda a, b: (float(a @ b) / d + 1) ** 3  # noqa: E731
     ests = []
-    for r, g in zip(split(real), split(gen)):
+    for r, g in zip(split(real), split(gen), strict=True):
         m, n = len(r), len(g)
         rr = sum(k(r[i], r[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
         gg = sum(k(g[i], g[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))

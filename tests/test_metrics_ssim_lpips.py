@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from i2i_eval_testing import random_images, write_folder
 from skimage.metrics import structural_similarity
 
+from i2i_eval_testing import random_images, write_folder
 from i2icli.errors import DataError, WeightsError
 from i2icli.metrics import lpips as lp
 from i2icli.metrics import ssim as ss
@@ -24,7 +24,8 @@ def test_ssim_equals_skimage_and_reports_mean_std():
     gt = random_images(6, seed=1)
     gen = _noisy(gt, 2)
     r = ss.ssim(from_arrays(gen), from_arrays(gt))
-    ref = [structural_similarity(g, t, data_range=255, channel_axis=-1, win_size=7) for g, t in zip(gen, gt)]
+    ref = [structural_similarity(g, t, data_range=255, channel_axis=-1, win_size=7)
+           for g, t in zip(gen, gt, strict=True)]
     assert r["ssim_mean"] == pytest.approx(np.mean(ref), rel=1e-12)
     assert r["ssim_std"] == pytest.approx(np.std(ref), rel=1e-9)
     assert r["n_pairs"] == 6 and r["data_range"] == 255 and r["win_size"] == 7
@@ -111,7 +112,8 @@ def test_lpips_equals_lpips_package_on_same_backbone(alex_state, model):
     r = lp.lpips_metric(model, "gt", from_arrays(a), from_arrays(b), batch_size=2)
     with torch.no_grad():
         expected = [ref(torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1,
-                        torch.from_numpy(y).permute(2, 0, 1)[None].float() / 127.5 - 1).item() for x, y in zip(a, b)]
+                        torch.from_numpy(y).permute(2, 0, 1)[None].float() / 127.5 - 1).item()
+                    for x, y in zip(a, b, strict=True)]
     assert r["lpips_mean"] == pytest.approx(np.mean(expected), rel=1e-5)
     assert r["lpips_std"] == pytest.approx(np.std(expected), rel=1e-4, abs=1e-7)
     assert r["mode"] == "gt" and r["net"] == "alex" and r["version"] == "0.1" and r["n_pairs"] == 5

@@ -72,7 +72,8 @@ def test_highway_module_uses_separate_mlps_and_routes_styles():
     torch.manual_seed(3)
     h = HighwayAdaIN(style_dim=8, channels=6, hidden=16, layers=3)
     assert h.fg_mlp is not h.bg_mlp
-    assert all(p1.data_ptr() != p2.data_ptr() for p1, p2 in zip(h.fg_mlp.parameters(), h.bg_mlp.parameters()))
+    pairs = zip(h.fg_mlp.parameters(), h.bg_mlp.parameters(), strict=True)
+    assert all(p1.data_ptr() != p2.data_ptr() for p1, p2 in pairs)
     x, s_f, s_b = torch.randn(2, 6, 4, 4), torch.randn(2, 8), torch.randn(2, 8)
     ones = h(x, torch.ones(2, 1, 4, 4), s_f, s_b)
     torch.testing.assert_close(ones, adain(x, *h.fg_mlp(s_f)))
@@ -86,7 +87,7 @@ def test_style_mlp_shapes_and_positive_scale():
     assert gamma.shape == beta.shape == (5, 32)
     assert (gamma > 0).all()
     linear = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
-    assert [l.out_features for l in linear] == [64, 64, 64]
+    assert [lin.out_features for lin in linear] == [64, 64, 64]
     direct = StyleAffineMLP(8, 4, hidden=16, layers=1, scale="direct")
     g, _ = direct(torch.randn(3, 8))
     out = direct.net(torch.randn(3, 8))

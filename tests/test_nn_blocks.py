@@ -97,12 +97,12 @@ def test_cam_shapes_and_folded_conv_matches_concatenation(sn):
     assert out.features.shape == (3, 6, 5, 4) and out.logits.shape == (3, 2) and out.heatmap.shape == (3, 1, 5, 4)
     x2 = x.detach().clone().requires_grad_()
     ref = cam_by_concatenation(cam, x2)
-    for a, b in zip(out, ref):
+    for a, b in zip(out, ref, strict=True):
         torch.testing.assert_close(a, b)
     params = [p for p in cam.parameters()]
     g1 = torch.autograd.grad(sum((t * t.detach().sin()).sum() for t in out), [x, *params])
     g2 = torch.autograd.grad(sum((t * t.detach().sin()).sum() for t in ref), [x2, *params])
-    for a, b in zip(g1, g2):
+    for a, b in zip(g1, g2, strict=True):
         torch.testing.assert_close(a, b)
 
 

@@ -46,7 +46,7 @@ def _literal(block: NonLocalBlock, x: torch.Tensor) -> tuple[torch.Tensor, torch
     attn = torch.zeros(bsz, h * w, len(phi[0]), dtype=F64)
     for n in range(bsz):
         for i in range(h * w):
-            logits = [sum(a * b for a, b in zip(theta[n][i], phi[n][j])) for j in range(len(phi[n]))]
+            logits = [sum(a * b for a, b in zip(theta[n][i], phi[n][j], strict=True)) for j in range(len(phi[n]))]
             top = max(logits)
             e = [math.exp(v - top) for v in logits]
             s = sum(e)

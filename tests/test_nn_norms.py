@@ -43,7 +43,7 @@ def test_fused_matches_eq1_values_and_gradients():
     w = torch.randn_like(out)
     (out * w).sum().backward()
     (ref * w).sum().backward()
-    for a, r in zip(args, ref_args):
+    for a, r in zip(args, ref_args, strict=True):
         torch.testing.assert_close(a.grad, r.grad, rtol=1e-9, atol=1e-9)
 
 

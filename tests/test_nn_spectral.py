@@ -44,7 +44,7 @@ def test_matches_torch_spectral_norm_outputs_gradients_and_power_iteration(kind,
         sn, sn_ref = ours.parametrizations.weight[0], ref.parametrizations.weight[0]
         torch.testing.assert_close(sn._u, sn_ref._u, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(sn._v, sn_ref._v, rtol=1e-10, atol=1e-12)
-        for (name, p), p_ref in zip(ours.named_parameters(), ref.parameters()):
+        for (name, p), p_ref in zip(ours.named_parameters(), ref.parameters(), strict=True):
             torch.testing.assert_close(p.grad, p_ref.grad, rtol=1e-9, atol=1e-12, msg=f"{name}, step {step}")
     torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-9, atol=1e-12)
     # the gradient really goes through sigma: it is not just the conv gradient / sigma
@@ -93,9 +93,9 @@ def test_stacked_calls_equal_separate_calls_including_power_iterations():
     # the two calls saw different sigmas (one power iteration each), so the halves are scaled differently
     (both.logits[:1].sum() + 2 * both.logits[1:].sum() + both.cam_logits.square().sum()).backward()
     (r.logits.sum() + 2 * f.logits.sum() + r.cam_logits.square().sum() + f.cam_logits.square().sum()).backward()
-    for (name, p), q in zip(d.named_parameters(), ref.parameters()):
+    for (name, p), q in zip(d.named_parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-12, msg=name)
-    for (name, buf), ref_buf in zip(d.named_buffers(), ref.buffers()):
+    for (name, buf), ref_buf in zip(d.named_buffers(), ref.buffers(), strict=True):
         torch.testing.assert_close(buf, ref_buf, rtol=1e-10, atol=1e-12, msg=name)  # u, v after two iterations
     assert all(m.stacked_calls == 1 for m in d.modules() if hasattr(m, "stacked_calls"))  # restored
     with pytest.raises(ValueError, match="stacked calls"), stacked_calls(d, 2):

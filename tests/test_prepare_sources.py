@@ -114,7 +114,8 @@ def test_celeba_in_the_wild_uses_official_boxes(tmp_path):
     img.paste((0, 0, 255), (100, 50, 160, 110))  # the "face" box is blue
     img.save(root / "img_celeba" / "000001.jpg", quality=95)
     (root / "list_attr_celeba.txt").write_text("1\n" + " ".join(CELEBA_40) + "\n000001.jpg " + " ".join(["1"] * 40))
-    (root / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n000001.jpg    100    50     60     60\n")
+    (root / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n"
+                                               "000001.jpg    100    50     60     60\n")
     res = prepare_celeba(CelebARequest(root, tmp_path / "w.h5", size=16, test_count=0, margin=0.0, workers=1))
     s = open_store(res.out)
     assert s.image("train", 0)[2:-2, 2:-2, 2].min() > 200
@@ -250,3 +251,26 @@ def test_prepare_sketch_ab(tmp_path):
     r = runner.invoke(app, ["prepare", "sketch", str(root), "--method", "ab", "--size", "16", "-j", "1", "--reverse",
                             "--out", str(tmp_path / "r.h5")])
     assert open_store(tmp_path / "r.h5").image("train", 0).min() > 240
+
+
+def test_celeba_bridge_preset_uses_the_attgan_crop(tmp_path):
+    """--preset bridge: the 170x170 window at (top 26, left 3), bicubic, as BridgeGAN's TF code (not the 178 centre)."""
+    root = tmp_path / "celeba"
+    (root / "img_align_celeba").mkdir(parents=True)
+    img = np.zeros((218, 178, 3), np.uint8)
+    img[:] = (255, 0, 0)
+    img[26:196, 3:173] = (0, 200, 0)  # exactly the AttGAN window is green
+    img[26:196, 3:4] = (0, 0, 255)  # its first column blue: a centre crop would start at column 0 and miss it
+    Image.fromarray(img).save(root / "img_align_celeba" / "000001.png")
+    (root / "list_attr_celeba.txt").write_text("1\n" + " ".join(CELEBA_40) + "\n000001.png " + " ".join(["1"] * 40))
+    s = open_store(prepare_celeba(CelebARequest(root, tmp_path / "b.h5", preset="bridge", size=170, test_count=0,
+                                                workers=1)).out)
+    out = s.image("train", 0)
+    assert (out[:, 1:] == (0, 200, 0)).all() and (out[:, 0] == (0, 0, 255)).all()  # pixel-exact window
+    assert "attgan" in s.provenance["parameters"]["crop"]
+    s = open_store(prepare_celeba(CelebARequest(root, tmp_path / "c.h5", preset="bridge", size=32, test_count=0,
+                                                workers=1)).out)
+    assert s.image("train", 0)[2:-2, 2:-2, 0].max() < 30  # no red from outside the window
+    s = open_store(prepare_celeba(CelebARequest(root, tmp_path / "d.h5", preset="bridge", crop="stargan", size=32,
+                                                test_count=0, workers=1)).out)
+    assert s.image("train", 0)[0, 2:-2, 0].min() > 150  # the centre 178 square keeps red rows above the window

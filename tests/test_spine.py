@@ -180,7 +180,7 @@ def test_nonfinite_loss_stops_before_the_update():
     batch = {"a": torch.full((2, 3, 8, 8), float("nan")), "b": torch.zeros(2, 3, 8, 8)}
     with pytest.raises(FloatingPointError, match="discriminator"):
         run_iteration(fam, {p.name: nets for p in fam.phases}, opts, batch, 0)
-    assert all(torch.equal(a, b) for a, b in zip(before, fam.networks["disc"].parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, fam.networks["disc"].parameters(), strict=True))
 
 
 # ----------------------------------------------------------------------------- EMA

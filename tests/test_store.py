@@ -17,8 +17,14 @@ import h5py
 import numpy as np
 import pytest
 
-from i2icli.data.store import (SCHEMA_VERSION, StoreWriter, count_spec_images, iter_spec_images, open_store,
-                               parse_store_spec)
+from i2icli.data.store import (
+    SCHEMA_VERSION,
+    StoreWriter,
+    count_spec_images,
+    iter_spec_images,
+    open_store,
+    parse_store_spec,
+)
 from i2icli.errors import DataError
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 
 import pytest
-from family_driver import drive
 import torch
 from torch import nn
 
-from i2icli.guidance import Guidance, validate
+from family_driver import drive
 from i2icli.config import read_recipe, resolve
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Guidance, validate
 from i2icli.models.base import Nets
 from i2icli.models.ugatit import UGATIT, UGATITConfig, UGATITGenerator, attention_map
 from i2icli.nn import LIN, AdaLIN, UGATITDiscriminator, rho_parameters
@@ -83,8 +83,8 @@ def test_every_recipe_resolves_and_builds():
             assert (t.lr, t.betas, t.weight_decay, t.batch_size) == (1e-4, (0.5, 0.999), 1e-4, 1)
             assert t.lr_schedule == "linear_half" and t.iterations == 1_000_000
             m = cfg.model_cfg
-            assert (m.adv_weight, m.cycle_weight, m.identity_weight, m.cam_weight) == (1.0, 10.0, 10.0, 1000.0)
-            assert m.light == recipe.endswith("_light.toml") and (m.ch, m.n_res) == (64, 4)
+            assert (m.lambda_adv, m.lambda_cycle, m.lambda_identity, m.lambda_cam) == (1.0, 10.0, 10.0, 1000.0)
+            assert m.light == recipe.endswith("_light.toml") and (m.channels, m.n_res_blocks) == (64, 4)
         key = (cfg.model_cfg, cfg.data.image_size)  # the paper's datasets share one architecture
         if key not in built:
             with torch.device("meta"):
@@ -107,8 +107,8 @@ def test_registered_spec():
 def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="rho_init_res"):
         load("tiny.toml", "model.rho_init_res=1.5")
-    with pytest.raises(ConfigError, match="global_disc_layers = 7 needs images of at least 96 px"):
-        UGATIT(load("tiny.toml", "model.global_disc_layers=7"))
+    with pytest.raises(ConfigError, match="n_global_disc_layers = 7 needs images of at least 96 px"):
+        UGATIT(load("tiny.toml", "model.n_global_disc_layers=7"))
     with pytest.raises(ConfigError, match="multiple of 4"):
         UGATIT(load("tiny.toml", "data.image_size=30"))
     with pytest.raises(ConfigError, match="unknown key 'n_resblocks'"):
@@ -117,7 +117,7 @@ def test_config_errors_name_the_key():
 
 def test_rho_initial_values_and_init_std():
     torch.manual_seed(0)
-    fam = UGATIT(load("tiny.toml", "model.ch=16"))
+    fam = UGATIT(load("tiny.toml", "model.channels=16"))
     gen = fam.networks["gen_ab"]
     adalin = [m for m in gen.modules() if isinstance(m, AdaLIN)]
     lin = [m for m in gen.modules() if isinstance(m, LIN)]
@@ -231,7 +231,8 @@ def test_discriminator_step_gradients_equal_without_detaching_fakes():
 
     assert torch.equal(loss, ref_loss)
     for name in ("disc_global_a", "disc_local_a", "disc_global_b", "disc_local_b"):
-        for (pn, p), (_, q) in zip(fam.networks[name].named_parameters(), ref.networks[name].named_parameters()):
+        ours, theirs = fam.networks[name].named_parameters(), ref.networks[name].named_parameters()
+        for (pn, p), (_, q) in zip(ours, theirs, strict=True):
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-9, msg=f"{name}.{pn}")
     # ... and the reference wasted work on generator gradients that ours never computes
     assert all(p.grad is None for p in fam.networks["gen_ab"].parameters())
@@ -284,7 +285,7 @@ def test_losses_match_the_authors_formulation_of_eq_7():
 
 def test_loss_weights_come_from_the_config():
     torch.manual_seed(0)
-    fam = UGATIT(load("tiny.toml", "model.cam_weight=0.0", "model.cycle_weight=2.0"))
+    fam = UGATIT(load("tiny.toml", "model.lambda_cam=0.0", "model.lambda_cycle=2.0"))
     fam.networks.eval()
     with torch.no_grad():
         loss, logs = fam.step("generator", Nets(fam.networks), tiny_batches(1)[0], 0)
@@ -310,7 +311,8 @@ def test_translate_outputs_and_attention():
         a2b = fam.translate(x, Guidance())["output"]
         torch.testing.assert_close(a2b, fam.networks["gen_ab"](x).image)
         assert not torch.allclose(a2b, fam.translate(x, Guidance(direction="b2a"))["output"])
-        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1, Guidance())  # light: reflect-padded to 32x40, cropped back
+        # light: reflect-padded to 32x40, cropped back
+        odd = fam.translate(torch.rand(1, 3, 30, 37) * 2 - 1, Guidance())
         assert odd["output"].shape == (1, 3, 30, 37) and odd["attention"].shape == (1, 1, 30, 37)
 
 
@@ -358,14 +360,14 @@ def test_channels_last_training_matches_contiguous():
     """The engine's train.channels_last option: same losses (up to rounding); AdaLIN blocks keep NHWC
     (nn.InstanceNorm2d in the encoder returns NCHW, which the convolutions accept)."""
     torch.manual_seed(0)
-    fam = UGATIT(load("tiny.toml", "model.n_res=1"))
+    fam = UGATIT(load("tiny.toml", "model.n_res_blocks=1"))
     fam_cl = copy.deepcopy(fam)
     fam_cl.networks.to(memory_format=torch.channels_last)
     batch = tiny_batches(1)[0]
     batch_cl = {k: v.contiguous(memory_format=torch.channels_last) for k, v in batch.items()}
     logs, _ = run_iterations(fam, [batch])
     logs_cl, _ = run_iterations(fam_cl, [batch_cl])
-    for a, b in zip(logs, logs_cl):
+    for a, b in zip(logs, logs_cl, strict=True):
         for k in a:
             torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     fam_cl.networks.eval()
@@ -373,3 +375,28 @@ def test_channels_last_training_matches_contiguous():
         h = fam_cl.networks["gen_ab"].encoder(batch_cl["a"]).contiguous(memory_format=torch.channels_last)
         y = fam_cl.networks["gen_ab"].decoder[0](h, torch.ones(1, h.shape[1]), torch.zeros(1, h.shape[1]))
     assert y.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize(("cam", "norm"), [("both", "adalin"), ("none", "adalin"), ("no_g", "adalin"),
+                                           ("no_d", "adalin"), ("both", "in"), ("both", "ln"), ("both", "adain"),
+                                           ("both", "gn"), ("both", "lin")])
+def test_table1_ablations_build_train_and_drop_only_their_part(cam, norm):
+    torch.manual_seed(0)
+    fam = UGATIT(load("tiny.toml", f"model.cam={cam!r}", f"model.norm={norm!r}"))
+    gen, disc = fam.networks["gen_ab"], fam.networks["disc_local_a"]
+    assert (gen.cam is not None) == (cam in ("both", "no_d"))
+    assert (disc.cam is not None) == (cam in ("both", "no_g"))
+    assert hasattr(gen, "mlp") == (norm in ("adalin", "adain"))  # nothing adaptive is left otherwise
+    kinds = {type(m).__name__ for m in gen.decoder.modules()}
+    want = {"adalin": "AdaLIN", "in": "InstanceNorm2d", "ln": "GroupNorm", "adain": "AdaIN", "gn": "GroupNorm",
+            "lin": "LIN"}[norm]
+    assert want in kinds
+    b = {"a": torch.rand(1, 3, 32, 32) * 2 - 1, "b": torch.rand(1, 3, 32, 32) * 2 - 1}
+    hist, _ = drive(fam, [b, b])
+    logs = hist[-1][2]
+    assert all(torch.isfinite(v) for v in logs.values())
+    assert (float(logs["g_cam"]) == 0.0) == (cam in ("none", "no_g"))
+    fam.networks.eval()
+    with torch.no_grad():
+        out = fam.translate(b["a"], Guidance(direction="a2b"))
+    assert out["output"].shape == (1, 3, 32, 32) and 0 <= float(out["attention"].min()) <= 1

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from i2icli.guidance import Guidance
 from i2icli.config import read_recipe, resolve
 from i2icli.engine import TrainRequest, train
+from i2icli.guidance import Guidance
 from i2icli.images import save_png
 from i2icli.registry import RECIPES_DIR, config_cls_for
 from i2icli.translate import TranslateRequest, load_run, translate_images
@@ -29,7 +29,7 @@ def make_tree(root: Path, n: int = 3, size: int = 40) -> Path:
 def tiny_cfg(data: Path, *overrides: str):
     path = RECIPES_DIR / "ugatit" / "tiny.toml"
     sets = [f'data.path="{data}"', "train.iterations=4", "train.checkpoint_every=2", "train.sample_every=4",
-            "train.log_every=1", "train.sample_count=2", "model.n_res=1", *overrides]
+            "train.log_every=1", "train.sample_count=2", "model.n_res_blocks=1", *overrides]
     return resolve(read_recipe(path), config_cls_for, str(path), overrides=sets, model="ugatit")
 
 

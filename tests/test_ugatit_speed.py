@@ -49,11 +49,11 @@ def test_batched_losses_and_gradients_equal_separate_calls(phase):
     for key in results[1]:
         torch.testing.assert_close(results[0][key], results[1][key], rtol=1e-10, atol=1e-12, msg=key)
     grads = 0
-    for (name, p), q in zip(fam.networks.named_parameters(), ref.networks.parameters()):
+    for (name, p), q in zip(fam.networks.named_parameters(), ref.networks.parameters(), strict=True):
         assert (p.grad is None) == (q.grad is None), name
         if p.grad is not None:
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-8, atol=1e-12, msg=name)
             grads += 1
     assert grads > 0
-    for (name, buf), ref_buf in zip(fam.networks.named_buffers(), ref.networks.named_buffers()):
+    for (name, buf), ref_buf in zip(fam.networks.named_buffers(), ref.networks.named_buffers(), strict=True):
         torch.testing.assert_close(buf, ref_buf[1], rtol=1e-10, atol=1e-12, msg=name)  # u, v advanced alike

@@ -16,7 +16,7 @@ from torch import nn
 from i2icli.data.keyed import KeyedDataset
 from i2icli.guidance import Guidance
 from i2icli.models.base import Family, Phase
-from i2icli.registry import ModelSpec, register, _REGISTRY
+from i2icli.registry import _REGISTRY, ModelSpec, register
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,17 @@ its traceback.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from i2icli.errors import I2IError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,7 +29,7 @@ F = TypeVar("F", bound=Callable)
 
 def cli_errors(fn: F) -> F:
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except I2IError as exc:
@@ -39,10 +43,11 @@ def cli_errors(fn: F) -> F:
 
 
 # Option aliases shared by several commands.
-DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...")]
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output path.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")]
 
 
 # --------------------------------------------------------------------------- progress
@@ -57,8 +62,15 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output path
 
 class _RichProgress:
     def __init__(self, transient: bool = False):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -66,16 +78,16 @@ class _RichProgress:
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
             console=err_console, transient=transient,
         )
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self):
+    def __enter__(self) -> _RichProgress:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         return self._progress.__exit__(*exc)
 
-    def __call__(self, description: str, completed: int, total: int | None = None, **fields) -> None:
+    def __call__(self, description: str, completed: int, total: int | None = None, **fields: object) -> None:
         task = self._tasks.get(description)
         if task is None:
             task = self._progress.add_task(description, total=total, rate="", info="")

@@ -4,7 +4,7 @@ Default (``--model lomit``), exemplar-guided local translation:
 
 1. ``i2i prepare synthetic faces`` — procedural faces with CelebA-named
    attributes, per-attribute region masks and ground truth; no download.
-2. ``i2i train lomit --recipe recipes/lomit/tiny.toml`` (hair colour, 32 px).
+2. ``i2i train lomit --recipe tiny`` (hair colour, 32 px).
 3. ``i2i translate INPUTS --exemplar EXEMPLARS --save-masks`` on held-out faces,
    each input paired with an exemplar of a different hair colour.
 4. ``demo/demo_grid.png``: input | input mask | exemplar | exemplar mask | output.
@@ -18,8 +18,9 @@ Re-running continues the same run (``--resume auto``) instead of starting over.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -32,13 +33,15 @@ from i2icli.engine import checkpoint as ckpt
 from i2icli.engine.sampling import save_grid
 from i2icli.errors import ConfigError
 from i2icli.images import load_rgb, save_png, to_tensor
+from i2icli.prepare.common import PrepareResult
 from i2icli.prepare.synthetic import DigitsRequest, FacesRequest, prepare_digits, prepare_faces
+from i2icli.progress import ProgressFn
 from i2icli.registry import RECIPES_DIR
 from i2icli.runs import saved_config, training_config
 from i2icli.translate import TranslateRequest, translate_images
 
 
-def _prepare(data: Path, make) -> None:
+def _prepare(data: Path, make: Callable[[ProgressFn], PrepareResult]) -> None:
     if data.exists():
         console.print(f"using the existing {data}")
         return
@@ -49,17 +52,18 @@ def _prepare(data: Path, make) -> None:
 
 def _train(model: str, data: Path, run: Path, iterations: int, threads: int | None) -> None:
     recipe = RECIPES_DIR / model / "tiny.toml"
-    if (run / "config.toml").is_file() and ckpt.latest_checkpoint(run) is not None:
+    latest = ckpt.latest_checkpoint(run) if (run / "config.toml").is_file() else None
+    if latest is not None:
         cfg = saved_config(run, [f"train.iterations={iterations}"])
         resume: str | None = "auto"
-        done = int(ckpt.latest_checkpoint(run).name.split("_")[1])
+        done = int(latest.name.split("_")[1])
     else:
         cfg = training_config(model, recipe, str(data), [f"train.iterations={iterations}"])
         resume, done = None, 0
     if done >= iterations:
         console.print(f"{run} already has {done} iterations")
         return
-    argv = ("i2i", "train", model, "--recipe", f"recipes/{model}/tiny.toml", "--data", str(data))
+    argv = ("i2i", "train", model, "--recipe", "tiny", "--data", str(data))
     with rich_progress() as progress:
         result = train(TrainRequest(cfg=cfg, out=run, resume=resume, device="cpu", argv=argv, threads=threads),
                        progress=progress)
@@ -78,9 +82,10 @@ def _map(path: Path) -> torch.Tensor:
 def demo_lomit(out: Path, iterations: int, count: int, images: int, threads: int | None) -> Path:
     data = out / "faces.h5"
     console.rule("1/4  i2i prepare synthetic faces")
-    _prepare(data, lambda progress: prepare_faces(FacesRequest(out=data, count=count, test_count=64), progress=progress))
+    request = FacesRequest(out=data, count=count, test_count=64)
+    _prepare(data, lambda progress: prepare_faces(request, progress=progress))
 
-    console.rule("2/4  i2i train lomit --recipe recipes/lomit/tiny.toml")
+    console.rule("2/4  i2i train lomit --recipe tiny")
     run = out / "run-lomit-tiny"
     _train("lomit", data, run, iterations, threads)
 
@@ -122,9 +127,10 @@ def demo_lomit(out: Path, iterations: int, count: int, images: int, threads: int
 def demo_ugatit(out: Path, iterations: int, count: int, images: int, threads: int | None) -> Path:
     data = out / "digits.h5"
     console.rule("1/4  i2i prepare synthetic digits")
-    _prepare(data, lambda progress: prepare_digits(DigitsRequest(out=data, count=count, test_count=64), progress=progress))
+    request = DigitsRequest(out=data, count=count, test_count=64)
+    _prepare(data, lambda progress: prepare_digits(request, progress=progress))
 
-    console.rule("2/4  i2i train ugatit --recipe recipes/ugatit/tiny.toml")
+    console.rule("2/4  i2i train ugatit --recipe tiny")
     run = out / "run-ugatit-tiny"
     _train("ugatit", data, run, iterations, threads)
 
@@ -153,10 +159,15 @@ DEMOS = {"lomit": (demo_lomit, 3000), "ugatit": (demo_ugatit, 1000)}
 
 @cli_errors
 def demo(
-    model: Annotated[str, typer.Option("--model", help="lomit (exemplar-guided, default) or ugatit (attention-based).")] = "lomit",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the data, the run and the results.")] = Path("demo"),
-    iterations: Annotated[Optional[int], typer.Option("--iterations", min=1, help="Training iterations (default: 3000 for lomit, 1000 for ugatit).", show_default=False)] = None,
-    count: Annotated[int, typer.Option("--count", min=10, help="Synthetic training images (per domain for ugatit).")] = 2000,
+    model: Annotated[str, typer.Option(
+        "--model", help="lomit (exemplar-guided, default) or ugatit (attention-based).")] = "lomit",
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for the data, the run and the results.")] = Path("demo"),
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", min=1,
+        help="Training iterations (default: 3000 for lomit, 1000 for ugatit).", show_default=False)] = None,
+    count: Annotated[int, typer.Option(
+        "--count", min=10, help="Synthetic training images (per domain for ugatit).")] = 2000,
     images: Annotated[int, typer.Option("--images", min=1, max=32, help="Held-out images to translate.")] = 8,
     threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads (tiny models run fastest on one).")] = 1,
 ) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
 from i2icli.cli.common import DeviceOpt, JsonOpt, cli_errors, console, err_console, rich_progress
 from i2icli.metrics import fidelity
-from i2icli.metrics.evaluate import CARequest, EvalRequest, EvalResult, evaluate, evaluate_ca
+from i2icli.metrics.evaluate import CARequest, EvalRequest, EvalResult, Metric, evaluate, evaluate_ca
 
 app = typer.Typer(
     help=(
@@ -32,29 +32,29 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-GeneratedOpt = Annotated[Optional[str], typer.Option("--generated", "-g",
+GeneratedOpt = Annotated[str | None, typer.Option("--generated", "-g",
                                                      help="Translated images: a folder or FILE.h5:SPLIT/DOMAIN.")]
-RealOpt = Annotated[Optional[str], typer.Option("--real", "-r",
+RealOpt = Annotated[str | None, typer.Option("--real", "-r",
                                                 help="Reference images (target domain, ground truth or exemplars).")]
-PairsOpt = Annotated[Optional[str], typer.Option(
+PairsOpt = Annotated[str | None, typer.Option(
     "--pairs", help="Named direction, e.g. selfie2anime: translate the source domain's test split with the run "
                     "and compare with the target domain's test split.")]
-RunOpt = Annotated[Optional[Path], typer.Option("--run", help="Run directory (default with --pairs: the latest run "
+RunOpt = Annotated[Path | None, typer.Option("--run", help="Run directory (default with --pairs: the latest run "
                                                               "on that dataset under --runs-root).")]
 RunsRootOpt = Annotated[Path, typer.Option("--runs-root", help="Where runs live.")]
-WeightsDirOpt = Annotated[Optional[Path], typer.Option(
+WeightsDirOpt = Annotated[Path | None, typer.Option(
     "--weights-dir", help="Weights directory (default: $I2I_WEIGHTS, else $TORCH_HOME/hub/checkpoints).")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass (results do not depend "
                                                                   "on it).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for KID subsets and IS shuffling.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write cached real-set features.")]
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Feature cache (default: $I2I_CACHE/features "
+CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Feature cache (default: $I2I_CACHE/features "
                                                                          "or ~/.cache/i2i/features).")]
-LogOpt = Annotated[Optional[Path], typer.Option("--log", help="eval.jsonl to append to (default: RUN/eval.jsonl with a "
+LogOpt = Annotated[Path | None, typer.Option("--log", help="eval.jsonl to append to (default: RUN/eval.jsonl with a "
                                                               "run, else ./eval.jsonl).")]
 NoLogOpt = Annotated[bool, typer.Option("--no-log", help="Do not append to eval.jsonl.")]
 ExtractorOpt = Annotated[str, typer.Option("--extractor", help="Feature extractor (torch-fidelity name).")]
-SubsetSizeOpt = Annotated[Optional[int], typer.Option("--subset-size", min=2, help="KID: max block size for "
+SubsetSizeOpt = Annotated[int | None, typer.Option("--subset-size", min=2, help="KID: max block size for "
                                                       "--protocol ugatit (default 10), subset size for subsets "
                                                       "(default min(n_generated, n_real, 1000)).")]
 ProtocolOpt = Annotated[str, typer.Option("--protocol", help="KID protocol: ugatit (U-GAT-IT authors' script: disjoint "
@@ -63,7 +63,7 @@ ProtocolOpt = Annotated[str, typer.Option("--protocol", help="KID protocol: ugat
 SubsetsOpt = Annotated[int, typer.Option("--subsets", min=1, help="Number of KID subsets.")]
 SplitsOpt = Annotated[int, typer.Option("--splits", min=1, help="IS splits.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="LPIPS mode: diversity, ref or gt (SEGIN Table I).")]
-MaskOpt = Annotated[Optional[str], typer.Option("--mask", help="Mask image (one for all) or folder of masks (one per "
+MaskOpt = Annotated[str | None, typer.Option("--mask", help="Mask image (one for all) or folder of masks (one per "
                                                                "pair); white = region.")]
 RegionOpt = Annotated[str, typer.Option("--mask-region", help="Score inside or outside the mask.")]
 
@@ -115,8 +115,9 @@ def render(result: EvalResult, as_json: bool) -> None:
         console.print(f"appended to {result.log_path}", highlight=False)
 
 
-def _request(metrics, generated, real, pairs, run, runs_root, weights_dir, device, batch_size, seed, no_cache,
-             cache_dir, log, no_log, **extra) -> EvalRequest:
+def _request(metrics: list[Metric], generated: str | None, real: str | None, pairs: str | None, run: Path | None,
+             runs_root: Path, weights_dir: Path | None, device: str, batch_size: int, seed: int, no_cache: bool,
+             cache_dir: Path | None, log: Path | None, no_log: bool, **extra: Any) -> EvalRequest:
     return EvalRequest(metrics=tuple(metrics), generated=generated, real=real, pairs=pairs, run=run,
                        runs_root=runs_root, weights_dir=weights_dir, device=device, batch_size=batch_size, seed=seed,
                        cache=not no_cache, cache_dir=cache_dir, log=log, write_log=not no_log, **extra)
@@ -190,13 +191,13 @@ def ssim(generated: GeneratedOpt = None, real: RealOpt = None, mask: MaskOpt = N
 @cli_errors
 def ca(classifier: Annotated[Path, typer.Option("--classifier", help="Run directory of `i2i train classifier`.")],
        generated: GeneratedOpt = None,
-       exemplars: Annotated[Optional[str], typer.Option("--exemplars", help="Exemplars (folder or FILE.h5:SPLIT), "
+       exemplars: Annotated[str | None, typer.Option("--exemplars", help="Exemplars (folder or FILE.h5:SPLIT), "
                                                         "paired with --generated by sorted name.")] = None,
-       labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV 'file,<attr>,...' of requested "
+       labels: Annotated[Path | None, typer.Option("--labels", help="CSV 'file,<attr>,...' of requested "
                                                       "labels per generated file.")] = None,
-       held_out: Annotated[Optional[str], typer.Option("--held-out", help="Labelled images for the classifier's "
+       held_out: Annotated[str | None, typer.Option("--held-out", help="Labelled images for the classifier's "
                                                        "own accuracy (default: its store's test split).")] = None,
-       attributes: Annotated[Optional[str], typer.Option("--attributes", help="Comma-separated attributes to "
+       attributes: Annotated[str | None, typer.Option("--attributes", help="Comma-separated attributes to "
                                                          "score (default: all the classifier predicts).")] = None,
        device: DeviceOpt = "auto", batch_size: BatchOpt = 32, log: LogOpt = None, no_log: NoLogOpt = False,
        as_json: JsonOpt = False) -> None:
@@ -218,11 +219,14 @@ def all_(generated: GeneratedOpt = None, real: RealOpt = None, pairs: PairsOpt =
          runs_root: RunsRootOpt = Path("runs"),
          paired: Annotated[bool, typer.Option("--paired", help="--real is ground truth for --generated (same "
                                                                "order): add SSIM and LPIPS gt.")] = False,
-         protocol: ProtocolOpt = "ugatit", extractor: ExtractorOpt = fidelity.INCEPTION, weights_dir: WeightsDirOpt = None,
+         protocol: ProtocolOpt = "ugatit", extractor: ExtractorOpt = fidelity.INCEPTION,
+         weights_dir: WeightsDirOpt = None,
          device: DeviceOpt = "auto", batch_size: BatchOpt = 50, seed: SeedOpt = fidelity.DEFAULT_SEED,
          no_cache: NoCacheOpt = False, cache_dir: CacheDirOpt = None, log: LogOpt = None, no_log: NoLogOpt = False,
          as_json: JsonOpt = False) -> None:
     """KID, FID and IS from one feature pass; with --paired also SSIM and LPIPS gt."""
-    metrics = ["kid", "fid", "is"] + (["ssim", "lpips"] if paired else [])
+    metrics: list[Metric] = ["kid", "fid", "is"]
+    if paired:
+        metrics += ["ssim", "lpips"]
     _go(_request(metrics, generated, real, pairs, run, runs_root, weights_dir, device, batch_size, seed, no_cache,
                  cache_dir, log, no_log, extractor=extractor, kid_protocol=protocol), as_json)

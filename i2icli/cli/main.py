@@ -14,7 +14,7 @@ app = typer.Typer(
         "Exemplar-guided and attention-based unpaired image-to-image translation.\n\n"
         "Typical session:\n\n"
         "  i2i prepare synthetic digits --out data/digits.h5\n\n"
-        "  i2i train ugatit --recipe recipes/ugatit/tiny.toml --data data/digits.h5\n\n"
+        "  i2i train ugatit --recipe tiny --data data/digits.h5\n\n"
         "  i2i translate input.png --checkpoint runs/ugatit-tiny\n\n"
         "  i2i eval kid --generated out/ --real data/digits.h5:test/b"
     ),
@@ -56,7 +56,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Exemplar-guided and attention-based unpaired image-to-image translation."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, cast
 
 import typer
 from rich.table import Table
@@ -39,16 +40,18 @@ synthetic_app = typer.Typer(
 app.add_typer(synthetic_app, name="synthetic")
 
 WorkersOpt = Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes for decoding/resizing.")]
+DEFAULT_WORKERS = default_workers()  # this machine's default, shown by --help
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Stop at the first bad input instead of skipping it.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
-CompressOpt = Annotated[bool, typer.Option("--lzf", help="lzf-compress images (smaller file, slower reads; see docs/BENCHMARKS.md).")]
+CompressOpt = Annotated[bool, typer.Option(
+    "--lzf", help="lzf-compress images (smaller file, slower reads; see docs/BENCHMARKS.md).")]
 SizeOpt = Annotated[int, typer.Option("--size", min=8, help="Output image size (square).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (test split, synthetic data).")]
 TestCountOpt = Annotated[int, typer.Option("--test-count", min=0, help="Images held out as the test split.")]
 MinSizeOpt = Annotated[int, typer.Option("--min-size", min=1, help="Skip images smaller than this on a side.")]
 
 
-def _names(values: Optional[list[str]]) -> tuple[str, ...]:
+def _names(values: list[str] | None) -> tuple[str, ...]:
     """Repeated or comma-separated names."""
     return tuple(n.strip() for v in values or () for n in v.split(",") if n.strip())
 
@@ -77,7 +80,7 @@ def _render(result: PrepareResult, as_json: bool) -> None:
             console.print(f"  ... and {len(result.skipped) - 20} more (see --json)")
 
 
-def _run(fn, request, as_json: bool) -> None:
+def _run(fn: Callable[..., PrepareResult], request: object, as_json: bool) -> None:
     with rich_progress(transient=True) as progress:
         result = fn(request, progress=progress)
     _render(result, as_json)
@@ -90,10 +93,12 @@ def _run(fn, request, as_json: bool) -> None:
 @cli_errors
 def synthetic_digits(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output store.")] = Path("data/digits.h5"),
-    layout: Annotated[str, typer.Option("--layout", help="single (MNIST-Single) or multi (MNIST-Multiple, 4x4 grid).")] = "single",
+    layout: Annotated[str, typer.Option(
+        "--layout", help="single (MNIST-Single) or multi (MNIST-Multiple, 4x4 grid).")] = "single",
     count: Annotated[int, typer.Option("--count", min=1, help="Training images per domain.")] = 2000,
-    test_count: Annotated[int, typer.Option("--test-count", min=0, help="Test images per domain (= ground-truth pairs per direction).")] = 500,
-    size: Annotated[Optional[int], typer.Option("--size", help="Image size; default 32 (single) or 64 (multi).")] = None,
+    test_count: Annotated[int, typer.Option(
+        "--test-count", min=0, help="Test images per domain (= ground-truth pairs per direction).")] = 500,
+    size: Annotated[int | None, typer.Option("--size", help="Image size; default 32 (single) or 64 (multi).")] = None,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -104,7 +109,9 @@ def synthetic_digits(
 
     if layout not in ("single", "multi"):
         raise DataError(f"--layout {layout!r}: use single or multi")
-    _run(prepare_digits, DigitsRequest(out, layout, count, test_count, size, seed, force, "lzf" if lzf else None), as_json)
+    request = DigitsRequest(out, cast(Literal["single", "multi"], layout), count, test_count, size, seed, force,
+                            "lzf" if lzf else None)
+    _run(prepare_digits, request, as_json)
 
 
 @synthetic_app.command("faces")
@@ -113,7 +120,8 @@ def synthetic_faces(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output store.")] = Path("data/faces.h5"),
     count: Annotated[int, typer.Option("--count", min=1, help="Training faces.")] = 2000,
     test_count: Annotated[int, typer.Option("--test-count", min=0, help="Test faces.")] = 500,
-    pairs: Annotated[Optional[int], typer.Option("--pairs", min=0, help="Ground-truth test pairs (default: --test-count).")] = None,
+    pairs: Annotated[int | None, typer.Option(
+        "--pairs", min=0, help="Ground-truth test pairs (default: --test-count).")] = None,
     size: Annotated[int, typer.Option("--size", help="64 or 128.")] = 64,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
@@ -131,7 +139,8 @@ def synthetic_faces(
 def synthetic_anime(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output store.")] = Path("data/anime.h5"),
     count: Annotated[int, typer.Option("--count", min=1, help="Training faces per domain (unpaired).")] = 2000,
-    test_count: Annotated[int, typer.Option("--test-count", min=0, help="Test faces per domain (= ground-truth pairs per direction).")] = 500,
+    test_count: Annotated[int, typer.Option(
+        "--test-count", min=0, help="Test faces per domain (= ground-truth pairs per direction).")] = 500,
     size: Annotated[int, typer.Option("--size", help="64 or 128.")] = 64,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
@@ -157,10 +166,12 @@ def unpaired(
     root: Annotated[Path, typer.Argument(help="Folder with trainA/ trainB/ [testA/ testB/].")],
     out: OutOpt = None,
     size: SizeOpt = 256,
-    crop: Annotated[str, typer.Option("--crop", help="none: squash to a square (U-GAT-IT loader); center: crop a square first.")] = "none",
-    domains: Annotated[Optional[list[str]], typer.Option("--domains", help="Names for A and B, e.g. --domains selfie,anime.")] = None,
+    crop: Annotated[str, typer.Option(
+        "--crop", help="none: squash to a square (U-GAT-IT loader); center: crop a square first.")] = "none",
+    domains: Annotated[list[str] | None, typer.Option(
+        "--domains", help="Names for A and B, e.g. --domains selfie,anime.")] = None,
     min_size: MinSizeOpt = 16,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -180,13 +191,14 @@ def unpaired(
 @app.command("afhq")
 @cli_errors
 def afhq(
-    root: Annotated[Path, typer.Argument(help="AFHQ folder with train/ and val/ (or test/), each with cat/ dog/ wild/.")],
+    root: Annotated[Path, typer.Argument(
+        help="AFHQ folder with train/ and val/ (or test/), each with cat/ dog/ wild/.")],
     out: OutOpt = None,
     size: SizeOpt = 256,
     crop: Annotated[str, typer.Option("--crop", help="none or center.")] = "none",
-    domains: Annotated[Optional[list[str]], typer.Option("--domains", help="Rename the class domains.")] = None,
+    domains: Annotated[list[str] | None, typer.Option("--domains", help="Rename the class domains.")] = None,
     min_size: MinSizeOpt = 16,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -214,24 +226,31 @@ def _check_crop(crop: str) -> None:
 @app.command("celeba")
 @cli_errors
 def celeba(
-    root: Annotated[Path, typer.Option("--root", help="CelebA folder: img_align_celeba/ (or img_celeba/), list_attr_celeba.txt.")],
-    attributes: Annotated[Optional[list[str]], typer.Option("--attributes", help="Labels to keep (comma-separated or repeated); default: the preset's.")] = None,
+    root: Annotated[Path, typer.Option(
+        "--root", help="CelebA folder: img_align_celeba/ (or img_celeba/), list_attr_celeba.txt.")],
+    attributes: Annotated[list[str] | None, typer.Option(
+        "--attributes", help="Labels to keep (comma-separated or repeated); default: the preset's.")] = None,
     preset: Annotated[str, typer.Option("--preset", help="lomit (10 attributes), bridge (14) or all (40).")] = "lomit",
     size: SizeOpt = 128,
-    split: Annotated[str, typer.Option("--split", help="random (--test-count images) or official (list_eval_partition.txt).")] = "random",
+    split: Annotated[str, typer.Option(
+        "--split", help="random (--test-count images) or official (list_eval_partition.txt).")] = "random",
     test_count: TestCountOpt = 2000,
-    release: Annotated[str, typer.Option("--release", help="auto, aligned (img_align_celeba) or wild (img_celeba, face-box crops).")] = "auto",
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images (quick trials).")] = None,
+    release: Annotated[str, typer.Option(
+        "--release", help="auto, aligned (img_align_celeba) or wild (img_celeba, face-box crops).")] = "auto",
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (quick trials).")] = None,
     seed: SeedOpt = 0,
     out: OutOpt = None,
     min_size: MinSizeOpt = 32,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
     as_json: JsonOpt = False,
+    crop: Annotated[str, typer.Option(
+        "--crop", help="Aligned images: auto (attgan for --preset bridge, else stargan), stargan (centre 178, "
+        "bilinear) or attgan (170 at top 26, left 3, bicubic; BridgeGAN's code).")] = "auto",
 ) -> None:
-    """CelebA: center-crop 178, resize, keep attribute labels.
+    """CelebA: crop (StarGAN's centre 178, or the AttGAN/BridgeGAN 170 window for --preset bridge), resize, keep labels.
 
     Example: i2i prepare celeba --root ~/data/celeba --preset bridge --size 128 --out data/celeba128.h5
     """
@@ -243,10 +262,12 @@ def celeba(
         raise DataError(f"--split {split!r}: use random or official")
     if release not in ("auto", "aligned", "wild"):
         raise DataError(f"--release {release!r}: use auto, aligned or wild")
+    if crop not in ("auto", "stargan", "attgan"):
+        raise DataError(f"--crop {crop!r}: use auto, stargan or attgan")
     req = CelebARequest(root=root, out=out, attributes=_names(attributes), preset=preset, size=size,  # type: ignore[arg-type]
                         split=split, test_count=test_count, seed=seed, release=release, limit=limit,  # type: ignore[arg-type]
                         min_size=min_size, workers=workers, strict=strict, force=force,
-                        compression="lzf" if lzf else None)
+                        compression="lzf" if lzf else None, crop=crop)  # type: ignore[arg-type]
     _run(prepare_celeba, req, as_json)
 
 
@@ -255,16 +276,22 @@ def celeba(
 def faces(
     folders: Annotated[list[Path], typer.Argument(help="Folders of photos; each becomes a domain.")],
     out: OutOpt = None,
-    domains: Annotated[Optional[list[str]], typer.Option("--domains", help="Domain names (default: folder names).")] = None,
+    domains: Annotated[list[str] | None, typer.Option(
+        "--domains", help="Domain names (default: folder names).")] = None,
     size: SizeOpt = 256,
-    margin: Annotated[float, typer.Option("--margin", min=0.0, help="Extra border around the face box (fraction of its side).")] = 0.6,
-    detector: Annotated[str, typer.Option("--detector", help="cascade (scikit-image, default) or mtcnn (extra: pip install 'i2icli[faces]').")] = "cascade",
-    multiple: Annotated[str, typer.Option("--multiple", help="Photos with several faces: largest, all or skip.")] = "largest",
-    align: Annotated[bool, typer.Option("--align", help="Level the eyes using MTCNN's landmarks (needs --detector mtcnn).")] = False,
+    margin: Annotated[float, typer.Option(
+        "--margin", min=0.0, help="Extra border around the face box (fraction of its side).")] = 0.6,
+    detector: Annotated[str, typer.Option(
+        "--detector",
+        help="cascade (scikit-image, default) or mtcnn (extra: pip install 'i2icli[faces]').")] = "cascade",
+    multiple: Annotated[str, typer.Option(
+        "--multiple", help="Photos with several faces: largest, all or skip.")] = "largest",
+    align: Annotated[bool, typer.Option(
+        "--align", help="Level the eyes using MTCNN's landmarks (needs --detector mtcnn).")] = False,
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 32,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -292,7 +319,8 @@ def faces(
 def sketch(
     root: Annotated[Path, typer.Argument(help="Folder of images (or train/ and val/ subfolders).")],
     out: OutOpt = None,
-    method: Annotated[str, typer.Option("--method", help="xdog, canny, or ab (pix2pix side-by-side edges|photo files).")] = "xdog",
+    method: Annotated[str, typer.Option(
+        "--method", help="xdog, canny, or ab (pix2pix side-by-side edges|photo files).")] = "xdog",
     size: SizeOpt = 256,
     sigma: Annotated[float, typer.Option("--sigma", help="XDoG: Gaussian sigma.")] = 0.8,
     k: Annotated[float, typer.Option("--k", help="XDoG: ratio of the second Gaussian.")] = 1.6,
@@ -300,8 +328,9 @@ def sketch(
     eps: Annotated[float, typer.Option("--eps", help="XDoG: threshold.")] = -0.01,
     phi: Annotated[float, typer.Option("--phi", help="XDoG: softness of the threshold.")] = 200.0,
     canny_sigma: Annotated[float, typer.Option("--canny-sigma", help="Canny: Gaussian sigma.")] = 2.0,
-    low: Annotated[Optional[float], typer.Option("--low", help="Canny: low threshold (a quantile if in (0, 1) with --high).")] = None,
-    high: Annotated[Optional[float], typer.Option("--high", help="Canny: high threshold.")] = None,
+    low: Annotated[float | None, typer.Option(
+        "--low", help="Canny: low threshold (a quantile if in (0, 1) with --high).")] = None,
+    high: Annotated[float | None, typer.Option("--high", help="Canny: high threshold.")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="ab: the right half is the sketch.")] = False,
     fg_mask: Annotated[str, typer.Option("--fg-mask", help="none, or white: store a 'foreground' mask = not the "
                                                           "near-white region touching the border (SEGIN's y_seg).")] = "none",
@@ -310,7 +339,7 @@ def sketch(
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 16,
-    workers: WorkersOpt = default_workers(),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     strict: StrictOpt = False,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -458,8 +487,8 @@ def _render_info(data: dict[str, Any]) -> None:
     head.add_row("schema", str(data["schema_version"]))
     head.add_row("produced by", f"{data['producer']} (i2i {data['package_version']}, {data['created']})")
     head.add_row("parameters", json.dumps(data["parameters"], sort_keys=True))
-    head.add_row("checksum", data["checksum"] + ("" if "checksum_ok" not in data else
-                                                 ("  [green]verified[/]" if data["checksum_ok"] else "  [red]MISMATCH[/]")))
+    verified = "  [green]verified[/]" if data.get("checksum_ok") else "  [red]MISMATCH[/]"
+    head.add_row("checksum", data["checksum"] + (verified if "checksum_ok" in data else ""))
     if data["mask_names"]:
         head.add_row("masks", ", ".join(data["mask_names"]))
     head.add_row("size", f"{data['size_bytes'] / 1e6:.1f} MB")
@@ -473,7 +502,8 @@ def _render_info(data: dict[str, Any]) -> None:
     for d in data["domains"]:
         table.add_row(f"domain {d}", *[str(splits[s].get("domains", {}).get(d, 0)) for s in splits])
     for a in data["attributes"]:
-        table.add_row(a, *[f"{splits[s]['attributes'][a]} ({100 * splits[s]['attributes'][a] / max(1, splits[s]['images']):.0f}%)"
+        table.add_row(a, *[f"{splits[s]['attributes'][a]} "
+                           f"({100 * splits[s]['attributes'][a] / max(1, splits[s]['images']):.0f}%)"
                            for s in splits])
     if any("pairs" in splits[s] for s in splits):
         table.add_row("ground-truth pairs", *[str(splits[s].get("pairs", 0)) for s in splits])

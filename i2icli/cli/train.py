@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperCommand
 
 from i2icli import registry
 from i2icli.cli.common import DeviceOpt, cli_errors, console, rich_progress
+from i2icli.config import toml_value
 from i2icli.engine import TrainRequest, plan, train
 from i2icli.engine.distributed import torchrun_env
 from i2icli.errors import ConfigError
-from i2icli.config import toml_value
 from i2icli.runs import default_run_dir, saved_config, training_config
 
 app = typer.Typer(
     help=(
         "Train a model. Each model is a subcommand; its default recipe holds the paper's settings.\n\n"
         "Examples:\n\n"
-        "  i2i train ugatit --recipe recipes/ugatit/tiny.toml --data data/digits.h5\n\n"
+        "  i2i train ugatit --recipe tiny --data data/digits.h5\n\n"
         "  i2i train ugatit --data selfie2anime/ --gpus 0,1 --set train.iterations=100000\n\n"
         "  i2i train ugatit --out runs/my-run --resume auto      # continue a stopped run\n\n"
         "  torchrun --nnodes 2 --nproc-per-node 8 -m i2icli.cli.main train ugatit --data ...   # multi-node"
@@ -29,14 +31,51 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", "-r", help="Recipe TOML (default: the model's default recipe in recipes/MODEL/).")]
-DataOpt = Annotated[Optional[str], typer.Option("--data", "-d", help="Training data: a prepared .h5 store, or (unpaired models) a folder with trainA/ trainB/ testA/ testB.")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a config field, validated like the recipe: --set train.lr=2e-4 --set model.light=true.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/MODEL-RECIPE-TIMESTAMP).")]
-ResumeOpt = Annotated[Optional[str], typer.Option("--resume", help="'auto' continues the latest checkpoint in --out; or a checkpoint/run directory.")]
-GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="Comma-separated GPU ids, one DDP process each (NCCL), e.g. 0,1.")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
-NprocOpt = Annotated[int, typer.Option("--nproc", min=1, help="Processes on this node (DDP; gloo on CPU). Ignored under torchrun.")]
+RecipeOpt = Annotated[Path | None, typer.Option(
+    "--recipe", "-r",
+    help="Recipe TOML file, or the name of a shipped recipe (e.g. tiny); default: the model's default recipe.")]
+DataOpt = Annotated[str | None, typer.Option(
+    "--data", "-d",
+    help="Training data: a prepared .h5 store, or (unpaired models) a folder with trainA/ trainB/ testA/ testB.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", "-s",
+    help="Override a config field, validated like the recipe: --set train.lr=2e-4 --set model.light=true.")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Run directory (default: runs/MODEL-RECIPE-TIMESTAMP).")]
+ResumeOpt = Annotated[str | None, typer.Option(
+    "--resume",
+    help="--resume (same as --resume auto) continues the latest checkpoint in --out; or --resume "
+         "CHECKPOINT_OR_RUN_DIR.")]
+GpusOpt = Annotated[str | None, typer.Option(
+    "--gpus", help="Comma-separated GPU ids, one DDP process each (NCCL), e.g. 0,1.")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", min=1,
+    help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
+NprocOpt = Annotated[int, typer.Option(
+    "--nproc", min=1, help="Processes on this node (DDP; gloo on CPU). Ignored under torchrun.")]
+
+
+def resume_defaults_to_auto(args: list[str]) -> list[str]:
+    """``--resume`` with no value (last, or followed by another option) becomes ``--resume auto``.
+
+    Typer has no options with an optional value, so the train commands rewrite
+    their arguments before parsing (:class:`_TrainCommand`). Arguments after a
+    ``--`` terminator are left alone.
+    """
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--":
+            return out + args[i + 1:]
+        if arg == "--resume" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("auto")
+    return out
+
+
+class _TrainCommand(TyperCommand):
+    # ctx is a click.Context; Any because typer >= 0.22 vendors click privately and older typers import click.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, resume_defaults_to_auto(args))
 
 
 def _parse_gpus(text: str | None) -> tuple[int, ...]:
@@ -78,7 +117,8 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
     table.add_row("device", f"{p.device} x {p.world_size} process(es), backend {p.backend}")
     table.add_row("batch", f"{p.batch_per_process} per process, effective {p.effective_batch}")
     table.add_row("learning rate", f"{p.lr:g} (not scaled with the effective batch; --set train.lr=... to change)")
-    table.add_row("iterations", f"{p.start_iteration} -> {p.iterations}" + (f" (resuming {p.resume_from})" if p.resume_from else ""))
+    resuming = f" (resuming {p.resume_from})" if p.resume_from else ""
+    table.add_row("iterations", f"{p.start_iteration} -> {p.iterations}{resuming}")
     table.add_row("parameters", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in p.parameters.items()))
     console.print(table)
     with rich_progress() as progress:
@@ -91,7 +131,7 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
     console.print(f"  translate   i2i translate IMAGE --checkpoint {result.run_dir}")
 
 
-def _make_command(spec: registry.ModelSpec):
+def _make_command(spec: registry.ModelSpec) -> Callable[..., None]:
     @cli_errors
     def command(
         recipe: RecipeOpt = None,
@@ -108,7 +148,8 @@ def _make_command(spec: registry.ModelSpec):
 
     command.__doc__ = (
         f"{spec.summary}\n\n"
-        f"Default recipe: recipes/{spec.name}/{spec.default_recipe}. "
+        f"Default recipe: {Path(spec.default_recipe).stem}; shipped recipes (--recipe NAME): "
+        f"{', '.join(spec.recipes()) or 'none'}. "
         f"Writes config.toml, metrics.jsonl, samples/ and checkpoints/ into the run directory; "
         f"Ctrl-C stops at the next iteration and saves a checkpoint."
     )
@@ -117,4 +158,4 @@ def _make_command(spec: registry.ModelSpec):
 
 for _name in registry.names():
     _spec = registry.get(_name)
-    app.command(name=_name, help=None)(_make_command(_spec))
+    app.command(name=_name, help=None, cls=_TrainCommand)(_make_command(_spec))

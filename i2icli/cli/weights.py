@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,12 +24,13 @@ app = typer.Typer(
 )
 
 WeightsDirOpt = Annotated[
-    Optional[Path],
-    typer.Option("--weights-dir", help=f"Weights directory (default: ${core.ENV_VAR}, else $TORCH_HOME/hub/checkpoints)."),
+    Path | None,
+    typer.Option(
+        "--weights-dir", help=f"Weights directory (default: ${core.ENV_VAR}, else $TORCH_HOME/hub/checkpoints)."),
 ]
 
 
-def _human(n: int | None) -> str:
+def _human(n: float | None) -> str:
     if n is None:
         return ""
     for unit in ("B", "KB", "MB", "GB"):
@@ -69,7 +70,8 @@ def status(weights_dir: WeightsDirOpt = None, as_json: JsonOpt = False) -> None:
 def import_(
     files: Annotated[list[Path], typer.Argument(help="Downloaded weight files (checked before copying).")],
     weights_dir: WeightsDirOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Copy even when an identical file is already in place.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Copy even when an identical file is already in place.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Check each file's hash (or structure) and copy it into the weights directory under its proper name."""

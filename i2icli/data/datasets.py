@@ -13,8 +13,16 @@ contract in :mod:`i2icli.data.keyed`; call
 engine):
 
 - :func:`unpaired_dataset`: ``{"a", "b"}``, two domains (U-GAT-IT, EGSC-IT, SEGIN-free setups)
+- :func:`domain_dataset`: ``{"image", "domain", "reference", "reference_domain", ...}``, N domains
+  (AFHQ), the reference drawn from a target domain
 - :func:`attribute_dataset`: ``{"image", "labels"}`` with ``labels`` float32 (n_attr,) in {0, 1}
-- :func:`paired_dataset`: ``{"source", "target"}`` (sketch -> image), same crop/flip on both
+- :func:`attribute_reference_dataset`: ``{"image", "labels", "reference", "reference_labels", ...}``,
+  the reference drawn by a policy (random, any, differ, flip:<attribute>, callable)
+- :func:`paired_dataset`: ``{"source", "target", "index"}`` (sketch -> image), same crop/flip on both,
+  optionally a ``"reference"`` (another pair's target)
+
+References come from :mod:`i2icli.data.references`, through the same keyed
+generator as the augmentation.
 
 Augmentation (train split only): resize to ``cfg.data.load_size``, random crop
 ``image_size`` and horizontal flip when ``cfg.data.flip`` (U-GAT-IT App. B.2).
@@ -27,7 +35,7 @@ train with flip as the only augmentation.  Test split: resize to
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -36,6 +44,7 @@ from torch import Tensor
 
 from i2icli.config import RunConfig
 from i2icli.data.keyed import KeyedDataset, image_bytes
+from i2icli.data.references import DomainReferences, LabelPolicyFn, LabelReferences, other_index
 from i2icli.data.store import SPLITS, Store, open_store
 from i2icli.data.transforms import resize, test_transform, train_augment
 from i2icli.errors import DataError
@@ -72,6 +81,14 @@ class _Augment:
 
 
 # --------------------------------------------------------------------------- unpaired
+
+
+class _Domain(Protocol):
+    """One domain's images: ``len(d)`` of them, ``d(i)`` the i-th as uint8 (H, W, 3)."""
+
+    def __len__(self) -> int: ...
+
+    def __call__(self, i: int) -> np.ndarray: ...
 
 
 class _StoreDomain:
@@ -128,14 +145,14 @@ class UnpairedDataset(KeyedDataset):
 
     image_keys = ("a", "b")
 
-    def __init__(self, domain_a: Callable[[int], np.ndarray], domain_b: Callable[[int], np.ndarray],
+    def __init__(self, domain_a: _Domain, domain_b: _Domain,
                  augment: _Augment, seed: int, domain_names: tuple[str, str], source: str):
         self.domain_a, self.domain_b = domain_a, domain_b
         self.augment = augment
         self.seed = int(seed)
         self.domain_names = domain_names
         self.source = source
-        self.len_a, self.len_b = len(domain_a), len(domain_b)  # type: ignore[arg-type]
+        self.len_a, self.len_b = len(domain_a), len(domain_b)
 
     def __len__(self) -> int:
         return max(self.len_a, self.len_b)
@@ -155,6 +172,8 @@ def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
     _check_split(split)
     path = _data_path(cfg)
     augment = _Augment(cfg, split)
+    a: _Domain
+    b: _Domain
     if path.is_dir():
         folders = [path / f"{split}{d}" for d in ("A", "B")]
         for f in folders:
@@ -170,14 +189,104 @@ def unpaired_dataset(cfg: RunConfig, split: str) -> UnpairedDataset:
                             f"{len(store.domains)}; prepare it with `i2i prepare unpaired|afhq|synthetic digits`")
         chosen = cfg.data.domains or store.domains[:2]
         if len(chosen) != 2:
-            raise DataError(f"data.domains must name exactly 2 domains, got {list(chosen)}; store has {list(store.domains)}")
+            raise DataError(f"data.domains must name exactly 2 domains, got {list(chosen)}; "
+                            f"store has {list(store.domains)}")
         ids = [store.domain_index(d) for d in chosen]
         a, b = _StoreDomain(store, split, ids[0]), _StoreDomain(store, split, ids[1])
         names = (store.domains[ids[0]], store.domains[ids[1]])
-    for name, d in zip(names, (a, b)):
+    for name, d in zip(names, (a, b), strict=True):
         if len(d) == 0:
             raise DataError(f"{path}: domain {name!r} has no {split} images")
     return UnpairedDataset(a, b, augment, cfg.train.seed, names, str(path))
+
+
+# --------------------------------------------------------------------------- N domains with references
+
+
+def _index(i: int) -> Tensor:
+    """A 0-d int64 tensor (collates to (B,) int64)."""
+    return torch.tensor(int(i), dtype=torch.int64)
+
+
+class DomainDataset(KeyedDataset):
+    """Every image of N domains, its domain index and a reference image from a target domain.
+
+    Item ``index`` enumerates the selected domains' images (domain 0's, then
+    domain 1's, ... in store order) and gives ``{"image", "domain",
+    "reference", "reference_domain", "index", "reference_index"}``: domains
+    are int64 positions in :attr:`domain_names` (``data.domains`` order, not
+    the store's numbering), indices are the dataset's (``key % len``).  From
+    the keyed generator, in this order: the target domain and the reference
+    (:class:`~i2icli.data.references.DomainReferences`), the image's
+    augmentation, the reference's (each its own crop and flip).
+
+    ``balanced``: the key no longer picks the image; a domain is drawn
+    uniformly and then an image uniformly within it (before the reference), so
+    every domain is seen equally often whatever its size -- StarGAN v2's
+    class-balanced source sampler (``WeightedRandomSampler`` with weights
+    1/class count, with replacement; clovaai/stargan-v2 ``core/data_loader.py``).
+    ``"index"`` is then the drawn image's.
+    """
+
+    image_keys = ("image", "reference")
+
+    def __init__(self, store: Store, split: str, store_indices: np.ndarray, domain_ids: np.ndarray,
+                 domain_names: tuple[str, ...], augment: _Augment, seed: int,
+                 target: Literal["other", "any"] = "other", balanced: bool = False):
+        self.store, self.split = store, split
+        self.balanced = bool(balanced)
+        self.store_indices = np.asarray(store_indices, dtype=np.int64)
+        self.domain_ids = np.asarray(domain_ids, dtype=np.int64)
+        self.domain_names = domain_names
+        self.augment = augment
+        self.seed = int(seed)
+        self.references = DomainReferences(self.domain_ids, domain_names, target,
+                                           source=f"{store.path} ({split} split)")
+
+    def __len__(self) -> int:
+        return len(self.store_indices)
+
+    def raw_image(self, index: int) -> np.ndarray:
+        """Image ``index`` of the dataset as stored, (H, W, 3) uint8, no augmentation."""
+        return self.store.image(self.split, int(self.store_indices[index]))
+
+    def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        if self.balanced:
+            members = self.references.members
+            pool = members[int(rng.integers(len(members)))]
+            index = int(pool[rng.integers(len(pool))])
+        j, target = self.references(index, rng)
+        x, y = (self.augment([self.raw_image(i)], rng)[0] for i in (index, j))
+        return {"image": image_bytes(x), "domain": _index(self.domain_ids[index]),
+                "reference": image_bytes(y), "reference_domain": _index(target),
+                "index": _index(index), "reference_index": _index(j)}
+
+
+def domain_dataset(cfg: RunConfig, split: str, target: Literal["other", "any"] = "other",
+                   balanced: bool = False) -> DomainDataset:
+    """N domains of a store (AFHQ: cat, dog, wild): ``cfg.data.domains`` selects and orders them, () = all.
+
+    ``target``: where references come from, ``"other"`` (uniform over the
+    other domains) or ``"any"`` (uniform over all, the item's own included).
+    ``balanced``: draw the item's domain uniformly too (see :class:`DomainDataset`).
+    """
+    _check_split(split)
+    path = _data_path(cfg)
+    if path.is_dir():
+        raise DataError(f"{path}: a multi-domain dataset reads a store, not a folder; prepare one with "
+                        "`i2i prepare afhq DIR` or `i2i prepare unpaired DIR`")
+    store = open_store(path)
+    if not store.domains:
+        raise DataError(f"{path}: has no domains; prepare it with `i2i prepare afhq|unpaired|synthetic digits`")
+    chosen = cfg.data.domains or store.domains
+    ids = [store.domain_index(d) for d in chosen]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"data.domains names a domain twice: {list(chosen)}; {path} has {', '.join(store.domains)}")
+    per_domain = [store.indices(split, i) for i in ids]
+    domain_ids = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(per_domain)])
+    return DomainDataset(store, split, np.concatenate(per_domain), domain_ids,
+                         tuple(store.domains[i] for i in ids), _Augment(cfg, split), cfg.train.seed, target,
+                         balanced)
 
 
 # --------------------------------------------------------------------------- attributes
@@ -231,30 +340,86 @@ def attribute_dataset(cfg: RunConfig, split: str) -> AttributeDataset:
                             _Augment(cfg, split, crop=False), cfg.train.seed)
 
 
+class AttributeReferenceDataset(KeyedDataset):
+    """An attribute dataset whose items carry a labelled reference image drawn by a policy.
+
+    Item ``index`` -> ``{"image", "labels", "reference", "reference_labels",
+    "index", "reference_index"}`` (labels float32 (n_attr,), indices int64).
+    Policies (:class:`~i2icli.data.references.LabelReferences`): ``"random"``,
+    ``"any"``, ``"differ"``, ``"flip:<attribute>"`` or a callable.  From the
+    keyed generator, in this order: the reference index, the image's flip, the
+    reference's flip (LOMIT's exemplar pairs are this dataset's items).
+    """
+
+    image_keys = ("image", "reference")
+
+    def __init__(self, base: AttributeDataset, policy: str | LabelPolicyFn = "random",
+                 option: str = "reference policy"):
+        self.base = base
+        self.seed = base.seed
+        self.label_names = base.label_names
+        self.references = LabelReferences(base.labels, base.label_names, policy,
+                                          source=f"{base.store.path} ({base.split} split)", option=option)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        j = self.references(index, rng)
+        x, y = (self.base.augment([self.base.raw_image(i)], rng)[0] for i in (index, j))
+        labels = self.base.labels
+        return {"image": image_bytes(x), "labels": torch.from_numpy(labels[index].copy()),
+                "reference": image_bytes(y), "reference_labels": torch.from_numpy(labels[j].copy()),
+                "index": _index(index), "reference_index": _index(j)}
+
+
+def attribute_reference_dataset(cfg: RunConfig, split: str, policy: str | LabelPolicyFn = "random",
+                                option: str = "reference policy") -> AttributeReferenceDataset:
+    """:func:`attribute_dataset` with a labelled reference per item; ``option`` names the recipe key in errors."""
+    return AttributeReferenceDataset(attribute_dataset(cfg, split), policy, option)
+
+
 # --------------------------------------------------------------------------- paired
 
 
 class PairedDataset(KeyedDataset):
-    """(source, target) pairs, e.g. (sketch, photo); one crop/flip draw for both."""
+    """(source, target) pairs, e.g. (sketch, photo); one crop/flip draw for both; optionally a reference.
 
-    image_keys = ("source", "target")
+    Item ``index`` -> ``{"source", "target", "index"}``; with ``reference``
+    also ``"reference"`` (the target image of another pair, uniform over the
+    others, with its own crop and flip: what a reference-guided colourisation
+    model such as SEGIN sees at test time) and ``"reference_index"``.  Indices
+    are store indices of the split (int64), e.g. to look up a match cache.
+    From the keyed generator, in this order: the reference index (when on),
+    the pair's crop and flip, the reference's.
+    """
 
-    def __init__(self, store: Store, split: str, augment: _Augment, seed: int):
+    def __init__(self, store: Store, split: str, augment: _Augment, seed: int, reference: bool = False):
         self.store, self.split = store, split
         self.augment = augment
         self.seed = int(seed)
+        self.reference = bool(reference)
+        self.image_keys = ("source", "target", "reference") if reference else ("source", "target")
         self._n = store.count(split)
+        if reference and self._n < 2:
+            raise DataError(f"{store.path}: has {self._n} {split} pair(s), a reference from another pair needs at "
+                            "least two; prepare more images")
 
     def __len__(self) -> int:
         return self._n
 
     def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        j = other_index(index, self._n, rng) if self.reference else -1
         source, target = self.augment([self.store.source(self.split, index), self.store.image(self.split, index)], rng)
-        return {"source": image_bytes(source), "target": image_bytes(target)}
+        out = {"source": image_bytes(source), "target": image_bytes(target), "index": _index(index)}
+        if self.reference:
+            out["reference"] = image_bytes(self.augment([self.store.image(self.split, j)], rng)[0])
+            out["reference_index"] = _index(j)
+        return out
 
 
-def paired_dataset(cfg: RunConfig, split: str) -> PairedDataset:
-    """Paired store from `i2i prepare sketch`: items ``{"source", "target"}``."""
+def paired_dataset(cfg: RunConfig, split: str, reference: bool = False) -> PairedDataset:
+    """Paired store from `i2i prepare sketch`: items ``{"source", "target", "index"}`` (+ a reference, see above)."""
     _check_split(split)
     path = _data_path(cfg)
     store = open_store(path)
@@ -262,4 +427,4 @@ def paired_dataset(cfg: RunConfig, split: str) -> PairedDataset:
         raise DataError(f"{path}: is not a paired store; prepare it with `i2i prepare sketch`")
     if split not in store.splits or store.count(split) == 0:
         raise DataError(f"{path}: has no {split} images")
-    return PairedDataset(store, split, _Augment(cfg, split), cfg.train.seed)
+    return PairedDataset(store, split, _Augment(cfg, split), cfg.train.seed, reference)

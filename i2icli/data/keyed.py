@@ -79,11 +79,14 @@ class KeyedDataset(Dataset):
     seed: int = 0
     image_keys: tuple[str, ...] = ()
 
-    def __getitem__(self, key: int):
+    def __getitem__(self, key: int) -> dict[str, Any]:
         key = int(key)
         return self.item(key % len(self), keyed_rng(self.seed, key))
 
-    def item(self, index: int, rng: np.random.Generator):  # pragma: no cover - abstract
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} must implement __len__")
+
+    def item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} must implement item(index, rng)")
 
 

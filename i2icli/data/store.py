@@ -82,7 +82,7 @@ SPLITS = ("train", "test")
 _FLUSH = 256  # images buffered per split before a write
 
 
-def _h5py():
+def _h5py() -> Any:  # the h5py module (no type hints)
     import h5py
 
     return h5py
@@ -103,7 +103,7 @@ class _Pixels:
     negative indices take the ordinary ``ds[i]`` path.
     """
 
-    def __init__(self, ds):
+    def __init__(self, ds: Any) -> None:  # an h5py.Dataset
         self.ds = ds
         self.n = ds.shape[0]
         self.item_shape = tuple(ds.shape[1:])
@@ -240,7 +240,8 @@ class StoreWriter:
             p["chosen"].append(np.asarray(chosen, dtype=np.uint8).reshape(-1))
 
     # -- writing --------------------------------------------------------------------
-    def _dataset(self, group, name: str, shape_tail: tuple[int, ...], dtype, compression: str | None = None):
+    def _dataset(self, group: Any, name: str, shape_tail: tuple[int, ...], dtype: Any,
+                 compression: str | None = None) -> Any:
         """A resizable dataset with one item per chunk (created on first use)."""
         if name in group:
             return group[name]
@@ -250,7 +251,7 @@ class StoreWriter:
         return group.create_dataset(name, shape=(0, *shape_tail), maxshape=(None, *shape_tail), dtype=dtype, **kwargs)
 
     @staticmethod
-    def _append(ds, values) -> None:
+    def _append(ds: Any, values: Any) -> None:
         n = ds.shape[0]
         ds.resize(n + len(values), axis=0)
         ds[n:] = values
@@ -349,10 +350,10 @@ class StoreWriter:
             pass  # closing a file whose writes failed can itself fail; it is deleted next
         self.tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "StoreWriter":
+    def __enter__(self) -> StoreWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
             self.commit()
         else:
@@ -366,7 +367,7 @@ def _reason(exc: OSError | RuntimeError) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
-def _checksum_items(f) -> Iterator[tuple[str, Any]]:
+def _checksum_items(f: Any) -> Iterator[tuple[str, Any]]:
     for split in SPLITS:
         if split not in f:
             continue
@@ -378,7 +379,7 @@ def _checksum_items(f) -> Iterator[tuple[str, Any]]:
             yield f"{split}/pairs/truth", g["pairs"]["truth"]
 
 
-def _checksum(f) -> str:
+def _checksum(f: Any) -> str:
     h = hashlib.sha256()
     for key, ds in _checksum_items(f):
         h.update(key.encode())
@@ -407,7 +408,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._fh = None
+        self._fh: Any | None = None  # an h5py.File (h5py has no type hints)
         self._pid = -1
         self._datasets: dict[str, _Pixels] = {}
         self._load()
@@ -429,13 +430,14 @@ class Store:
         try:
             self._read_meta(f)
         except KeyError as exc:
-            raise self._bad(f"missing required field {exc.args[0]!r}; the file is incomplete, prepare it again") from None
+            raise self._bad(f"missing required field {exc.args[0]!r}; "
+                            "the file is incomplete, prepare it again") from None
         except (OSError, ValueError, TypeError) as exc:
             raise self._bad(f"corrupt store ({exc}); prepare it again") from None
         finally:
             f.close()
 
-    def _read_meta(self, f) -> None:
+    def _read_meta(self, f: Any) -> None:
         a = f.attrs
         if a.get("format") != FORMAT:
             raise self._bad("not an i2i store (missing format attribute); create one with `i2i prepare ...`")
@@ -462,32 +464,33 @@ class Store:
         self._domain: dict[str, np.ndarray] = {}
         self._labels: dict[str, np.ndarray] = {}
         self._pairs: dict[str, Pairs] = {}
+        def check(split: str, key: str, shape: tuple[int, ...]) -> Any:
+            ds = f[split][key]
+            if ds.shape != shape:
+                raise self._bad(f"{split}/{key} has shape {ds.shape}, expected {shape}")
+            return ds
+
         for split in self.splits:
             g = f[split]
             images = g["images"]
             n = images.shape[0]
             if images.shape[1:] != (h, w, 3) or images.dtype != np.uint8:
-                raise self._bad(f"{split}/images has shape {images.shape} {images.dtype}, expected (N, {h}, {w}, 3) uint8")
-
-            def check(key: str, shape: tuple[int, ...]) -> Any:
-                ds = g[key]
-                if ds.shape != shape:
-                    raise self._bad(f"{split}/{key} has shape {ds.shape}, expected {shape}")
-                return ds
+                raise self._bad(f"{split}/images has shape {images.shape} {images.dtype}, "
+                                f"expected (N, {h}, {w}, 3) uint8")
 
             self._names[split] = np.array([s.decode("utf-8", "replace") if isinstance(s, bytes) else str(s)
-                                           for s in check("names", (n,))[:]], dtype=object)
+                                           for s in check(split, "names", (n,))[:]], dtype=object)
             if self.domains:
-                dom = check("domain", (n,))[:].astype(np.int64)
+                dom = check(split, "domain", (n,))[:].astype(np.int64)
                 if n and (dom.min() < 0 or dom.max() >= len(self.domains)):
                     raise self._bad(f"{split}/domain has indices outside 0..{len(self.domains) - 1}")
                 self._domain[split] = dom
             if self.attributes:
-                self._labels[split] = check("labels", (n, len(self.attributes)))[:]
+                self._labels[split] = check(split, "labels", (n, len(self.attributes)))[:]
             if self.mask_names:
-                check("masks", (n, len(self.mask_names), h, w))
+                check(split, "masks", (n, len(self.mask_names), h, w))
             if self.paired:
-                check("sources", (n, h, w, 3))
+                check(split, "sources", (n, h, w, 3))
             if "pairs" in g:
                 p = g["pairs"]
                 inp, ex = p["input"][:].astype(np.int64), p["exemplar"][:].astype(np.int64)
@@ -499,7 +502,7 @@ class Store:
                 chosen = p["chosen"][:] if self.attributes else None
                 self._pairs[split] = Pairs(inp, ex, chosen)
 
-    def _file(self):
+    def _file(self) -> Any:
         """The h5py handle of *this* process (reopened after fork/unpickle)."""
         if self._fh is None or self._pid != os.getpid():
             self._datasets = {}
@@ -516,10 +519,10 @@ class Store:
         self._fh = None
         self._datasets = {}
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -582,7 +585,7 @@ class Store:
         return self._pairs.get(self._split(split))
 
     # -- pixel data (one chunk per read) ---------------------------------------------------
-    def _dataset(self, key: str) -> "_Pixels":
+    def _dataset(self, key: str) -> _Pixels:
         """Dataset ``key`` of this process's handle (cached: path lookups cost more than a chunk read)."""
         f = self._file()
         px = self._datasets.get(key)
@@ -594,7 +597,8 @@ class Store:
         try:
             return self._dataset(key).read(int(index))
         except (OSError, RuntimeError) as exc:
-            raise self._bad(f"cannot read {key}[{int(index)}] ({_reason(exc)}); the file is damaged, prepare it again") from None
+            raise self._bad(f"cannot read {key}[{int(index)}] ({_reason(exc)}); "
+                            "the file is damaged, prepare it again") from None
 
     def image(self, split: str, index: int) -> np.ndarray:
         """Image ``index`` of ``split`` as (H, W, 3) uint8 (one chunk read)."""

@@ -22,7 +22,7 @@ def resize(array: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     h, w = (size, size) if isinstance(size, int) else size
     if array.shape[:2] == (h, w):
         return array
-    return np.array(Image.fromarray(array).resize((w, h), Image.BILINEAR))
+    return np.array(Image.fromarray(array).resize((w, h), Image.Resampling.BILINEAR))
 
 
 def center_crop(array: np.ndarray, size: int) -> np.ndarray:

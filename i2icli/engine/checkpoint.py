@@ -149,7 +149,8 @@ def load_weights(path: Path, networks: nn.ModuleDict, strict: bool = True, use_e
         grouped[n] = ema[n]
     missing = sorted(set(networks.keys()) - set(grouped))
     if missing and strict:
-        raise DataError(f"{file}: checkpoint has no weights for {', '.join(missing)} (was it written by another model?)")
+        raise DataError(f"{file}: checkpoint has no weights for "
+                        f"{', '.join(missing)} (was it written by another model?)")
     for name, module in networks.items():
         if name not in grouped:
             continue

@@ -66,7 +66,8 @@ def check_gpus(gpus: tuple[int, ...]) -> None:
     count = torch.cuda.device_count()
     bad = [g for g in gpus if g < 0 or g >= count]
     if bad:
-        raise ConfigError(f"--gpus {','.join(map(str, gpus))}: no GPU {bad[0]} (this machine has {count}: 0..{count - 1})")
+        raise ConfigError(f"--gpus {','.join(map(str, gpus))}: no GPU {bad[0]} (this machine has {count}: "
+                          f"0..{count - 1})")
     if len(set(gpus)) != len(gpus):
         raise ConfigError(f"--gpus {','.join(map(str, gpus))}: a GPU is listed twice")
 

@@ -43,12 +43,12 @@ class EMA:
         decay = self.decay if iteration >= self.start else 0.0
         for name, avg in self.averaged.items():
             live = self.live[name]
-            for pa, pl in zip(avg.parameters(), live.parameters()):
+            for pa, pl in zip(avg.parameters(), live.parameters(), strict=True):
                 if decay == 0.0:
                     pa.copy_(pl)
                 else:
                     pa.lerp_(pl.detach(), 1.0 - decay)
-            for ba, bl in zip(avg.buffers(), live.buffers()):
+            for ba, bl in zip(avg.buffers(), live.buffers(), strict=True):
                 ba.copy_(bl)
 
     def state_dict(self) -> dict[str, torch.Tensor]:

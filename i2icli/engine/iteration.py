@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import ContextManager
 
 import torch
 from torch import Tensor, nn
@@ -24,9 +23,10 @@ from i2icli.models.base import Family, Logs, Nets, Phase, param_groups
 NonFinite = Callable[[Phase, Tensor, Logs], None]
 
 
-def build_optimizers(family: Family, networks: Mapping[str, nn.Module] | None = None) -> dict[str, torch.optim.Optimizer]:
+def build_optimizers(family: Family, networks: Mapping[str, nn.Module] | nn.ModuleDict | None = None
+                     ) -> dict[str, torch.optim.Optimizer]:
     """Optimisers keyed by ``Phase.optimizer_name``, over ``networks`` (default: the family's own)."""
-    nets = networks if networks is not None else family.networks
+    nets = dict((networks if networks is not None else family.networks).items())
     by_name: dict[str, list[Phase]] = {}
     for ph in family.phases:
         by_name.setdefault(ph.optimizer_name, []).append(ph)
@@ -56,7 +56,7 @@ def due_phases(family: Family, iteration: int) -> list[Phase]:
 
 def run_iteration(family: Family, nets: Mapping[str, Nets], optimizers: Mapping[str, torch.optim.Optimizer],
                   batch: dict[str, Tensor], iteration: int,
-                  autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+                  autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
                   check_finite: Callable[[Tensor], bool] | None = None,
                   on_nonfinite: NonFinite | None = None) -> list[tuple[Phase, Logs]]:
     """Run the phases due at ``iteration``; return ``[(phase, logs), ...]``.

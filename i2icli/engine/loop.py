@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,14 @@ from torch.utils.data import DataLoader, default_collate
 
 from i2icli import __version__
 from i2icli.config import RunConfig, TrainConfig, run_config_to_toml
+from i2icli.data.keyed import dataset_image_keys, images_to_float
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine import distributed as D
-from i2icli.data.keyed import dataset_image_keys, images_to_float
+from i2icli.engine.ema import EMA, split_ema
+from i2icli.engine.iteration import build_optimizers, run_iteration, set_lr_factor
 from i2icli.engine.sampler import KeyedSampler
 from i2icli.engine.sampling import save_grid
 from i2icli.errors import ConfigError, DataError, I2IError, TrainingError
-from i2icli.engine.ema import EMA, split_ema
-from i2icli.engine.iteration import build_optimizers, run_iteration, set_lr_factor
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.progress import OptionalProgress, report
 from i2icli.registry import ModelSpec, get
@@ -151,7 +152,8 @@ def _world(req: TrainRequest) -> tuple[int, str, str]:
     if req.nproc > 1:
         backend = "nccl" if device.startswith("cuda") else "gloo"
         if backend == "nccl" and torch.cuda.device_count() < req.nproc:
-            raise ConfigError(f"--nproc {req.nproc}: only {torch.cuda.device_count()} GPUs; use --gpus or fewer processes")
+            raise ConfigError(f"--nproc {req.nproc}: only {torch.cuda.device_count()} GPUs; "
+                              "use --gpus or fewer processes")
         return req.nproc, backend, device
     return 1, "", device
 
@@ -165,7 +167,8 @@ def plan(req: TrainRequest) -> TrainPlan:
         raise ConfigError(f"{cfg.recipe}: train.iterations and train.batch_size must be positive")
     resume_from = _resolve_resume(req)
     if resume_from is None and ckpt.latest_checkpoint(req.out) is not None:
-        raise TrainingError(f"{req.out} already holds checkpoints; continue it with --resume auto, or choose another --out")
+        raise TrainingError(f"{req.out} already holds checkpoints; continue it with --resume auto, "
+                            "or choose another --out")
     world, backend, device = _world(req)
     start = int(ckpt.load_state(resume_from)["iteration"]) if resume_from else 0
     torch.manual_seed(t.seed)
@@ -229,7 +232,8 @@ def _prepare_run_dir(req: TrainRequest, p: TrainPlan) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        raise DataError(f"{out}: cannot write the run directory ({exc.strerror or exc}); choose another --out") from None
+        raise DataError(f"{out}: cannot write the run directory ({exc.strerror or exc}); "
+                        "choose another --out") from None
     from i2icli.images import atomic_write_bytes
 
     atomic_write_bytes(out / "config.toml", run_config_to_toml(req.cfg).encode())
@@ -257,14 +261,14 @@ def _prepare_run_dir(req: TrainRequest, p: TrainPlan) -> None:
 class _QueueProgress:
     """Forwards rank 0's progress calls from a spawned process to the parent."""
 
-    def __init__(self, queue):
+    def __init__(self, queue: Any) -> None:  # a multiprocessing queue
         self.queue = queue
 
-    def __call__(self, description: str, completed: int, total: int | None = None, **fields) -> None:
+    def __call__(self, description: str, completed: int, total: int | None = None, **fields: object) -> None:
         self.queue.put(("progress", description, completed, total, fields))
 
 
-def _spawn_entry(rank: int, req: TrainRequest, p: TrainPlan, port: int, queue) -> None:
+def _spawn_entry(rank: int, req: TrainRequest, p: TrainPlan, port: int, queue: Any) -> None:
     device = _rank_device(p.device, req.gpus[rank] if req.gpus else rank) if p.device.startswith("cuda") else p.device
     info = D.DistInfo(rank, p.world_size, rank, p.backend, device)
     if device == "cpu":  # share the cores instead of oversubscribing them (as torchrun's OMP_NUM_THREADS=1 does)
@@ -376,7 +380,7 @@ def _build_frozen(family: Family, device: str) -> dict[str, nn.Module]:
 
 
 
-def _next_batch(batches):
+def _next_batch(batches: Iterator[Any]) -> Any:
     """The next batch; a user error raised in a DataLoader worker comes back as one line.
 
     PyTorch re-raises worker exceptions with the worker's traceback folded into
@@ -428,13 +432,13 @@ class _MetricsLog:
         self.path = path
         self.enabled = enabled
         self.fh = open(path, "a", encoding="utf-8") if enabled else None
-        self.tb = None
+        self.tb: Any = None  # a SummaryWriter when the [tensorboard] extra is installed
         if enabled:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # the optional [tensorboard] extra is not installed
-                SummaryWriter = None
-            if SummaryWriter is not None:
+                pass
+            else:
                 self.tb = SummaryWriter(log_dir=str(tensorboard_dir))
 
     def write(self, record: dict[str, Any]) -> None:
@@ -509,7 +513,7 @@ class _StopFlag:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: object) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
@@ -572,7 +576,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     for name, module in networks.items():
         m: nn.Module = module
         if t.compile:
-            m = torch.compile(m)
+            m = torch.compile(m)  # type: ignore[assignment]  # for a module it is an OptimizedModule
         if info.distributed and name in trained:
             dev_ids = [torch.device(device).index] if device.startswith("cuda") else None
             m = DistributedDataParallel(m, device_ids=dev_ids,

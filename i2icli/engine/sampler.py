@@ -13,7 +13,7 @@ iteration ``it`` only needs ``it``.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from torch.utils.data import Sampler

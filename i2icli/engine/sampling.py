@@ -7,6 +7,7 @@ viridis) so that a person can read them at a glance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def make_grid(columns: list[tuple[str, torch.Tensor]], tile_size: int | None = N
     return np.asarray(img)
 
 
-def wrap_title(title: str, width: float, length) -> list[str]:
+def wrap_title(title: str, width: float, length: Callable[[str], float]) -> list[str]:
     """Break ``title`` at spaces into lines no wider than ``width`` (a word wider than that is split)."""
     lines: list[str] = []
     current = ""

@@ -15,7 +15,7 @@ DistributedDataParallel: DDP synchronises parameter gradients in the final
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,10 +36,13 @@ from i2icli.errors import DataError
 from i2icli.metrics.inputs import ImageSet
 from i2icli.progress import OptionalProgress, report
 
+if TYPE_CHECKING:
+    from i2icli.models.classifier import AttributeClassifier
+
 
 @dataclass
 class LoadedClassifier:
-    family: object  # i2icli.models.classifier.AttributeClassifier
+    family: AttributeClassifier
     attributes: tuple[str, ...]
     image_size: int
     threshold: float
@@ -48,13 +52,14 @@ class LoadedClassifier:
 
 
 def load_classifier(run_dir: Path, device: str = "auto") -> LoadedClassifier:
+    from i2icli.models.classifier import AttributeClassifier
     from i2icli.translate import load_run
 
     loaded = load_run(Path(run_dir), device=device)
-    if loaded.cfg.model != "classifier":
+    fam = loaded.family
+    if not isinstance(fam, AttributeClassifier):
         raise DataError(f"{run_dir}: is a {loaded.cfg.model} run, not a classifier; train one with "
                         "`i2i train classifier --data DATASET.h5`")
-    fam = loaded.family
     return LoadedClassifier(fam, tuple(fam.attributes), loaded.cfg.data.image_size, loaded.cfg.model_cfg.threshold,
                             loaded.run_dir, loaded.checkpoint, loaded.device)
 
@@ -163,6 +168,7 @@ def attribute_accuracy(clf: LoadedClassifier, generated: ImageSet, exemplars: Im
             targets = (ex >= clf.threshold).astype(np.float32)
             source = f"classifier predictions on {exemplars.source}"
     else:
+        assert labels_csv is not None  # exactly one of exemplars / labels_csv, checked above
         targets = read_label_csv(labels_csv, generated.names, list(names))
         source = f"requested labels in {labels_csv}"
     return {**per_attribute_accuracy(probs, targets, names, clf.threshold), "target_source": source}

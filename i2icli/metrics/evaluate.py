@@ -8,6 +8,7 @@ read, so a missing file stops the command at once with the download list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -86,6 +87,8 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
     notes: list[str] = []
     run_dir = req.run
     pair_info: dict[str, Any] = {}
+    generated: inputs_mod.ImageSet | None
+    real: inputs_mod.ImageSet | None
     if req.pairs is not None:
         from i2icli.metrics.pairs import translate_pair
 
@@ -119,6 +122,8 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
                                           pairing="by sorted name", **same_size))
     if "lpips" in req.metrics:
         model = lpips_mod.build_lpips(weights_dir=req.weights_dir, device=common["device"])
+        gen_rec: dict[str, Any] | None
+        real_rec: dict[str, Any] | None
         if req.lpips_mode == "diversity":
             if req.generated is None:
                 raise DataError("LPIPS diversity needs --generated FOLDER with one sub-folder per input")
@@ -146,7 +151,7 @@ def evaluate(req: EvalRequest, progress: OptionalProgress = None) -> EvalResult:
     return EvalResult(records, log, notes)
 
 
-def _fidelity(req: EvalRequest, metrics: list[str], generated: inputs_mod.ImageSet | None,
+def _fidelity(req: EvalRequest, metrics: Sequence[str], generated: inputs_mod.ImageSet | None,
               real: inputs_mod.ImageSet | None, common: dict, progress: OptionalProgress) -> list[dict]:
     if generated is None:
         raise DataError("give --generated")

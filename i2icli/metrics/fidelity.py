@@ -55,6 +55,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -62,6 +63,9 @@ import torch
 from i2icli.errors import DataError, I2IError, WeightsError
 from i2icli.metrics.inputs import ImageSet
 from i2icli.progress import OptionalProgress, report
+
+if TYPE_CHECKING:
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 INCEPTION = "inception-v3-compat"
 DEFAULT_SEED = 2020  # torch-fidelity's default rng_seed
@@ -73,10 +77,10 @@ IS_SPLITS = 10
 
 # Extractors whose construction never downloads: torch-fidelity's Inception
 # (we hand it the local weights file) and any registered via register_extractor.
-_EXTRA_EXTRACTORS: dict[str, type] = {}
+_EXTRA_EXTRACTORS: dict[str, type[FeatureExtractorBase]] = {}
 
 
-def register_extractor(name: str, cls: type) -> None:
+def register_extractor(name: str, cls: type[FeatureExtractorBase]) -> None:
     """Register a torch-fidelity feature extractor (a ``FeatureExtractorBase`` subclass) for i2i and torch-fidelity.
 
     Used by the tests (a tiny random-initialised extractor that exercises the
@@ -95,7 +99,7 @@ class Extractor:
     """A built feature extractor and what identifies it in records and caches."""
 
     name: str
-    module: torch.nn.Module
+    module: FeatureExtractorBase
     layers: tuple[str, ...]
     weights_file: str  # file name of the weights, or "(registered: <class>)"
     device: str
@@ -110,7 +114,7 @@ def feature_layer(extractor_name: str, metric: str) -> str:
     return cls.get_default_feature_layer_for_metric(metric)
 
 
-def _extractor_cls(name: str) -> type:
+def _extractor_cls(name: str) -> type[FeatureExtractorBase]:
     if name == INCEPTION:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 

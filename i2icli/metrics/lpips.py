@@ -81,7 +81,7 @@ def paired_distances(model: torch.nn.Module, a: ImageSet, b: ImageSet, batch_siz
     device = next(model.parameters()).device
     out = []
     b_batches = b.batches(batch_size)
-    for (start, xa), (_, xb) in zip(a.batches(batch_size), b_batches):
+    for (start, xa), (_, xb) in zip(a.batches(batch_size), b_batches, strict=True):
         d = model(_to_input(xa, device), _to_input(xb, device))  # (B,1,1,1)
         out.append(d.flatten().double().cpu().numpy())
         report(progress, description, start + len(xa), len(a))

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from i2icli.config import RunConfig
 from i2icli.errors import ConfigError, DataError
 from i2icli.metrics.inputs import ImageSet, from_folder, from_store
 from i2icli.progress import OptionalProgress, report
@@ -67,17 +68,17 @@ class PairData:
         return str(self.path / f"test{'AB'[self.domains.index(domain)]}")
 
 
-def _folder_domain_names(cfg, path: Path) -> tuple[str, str]:
+def _folder_domain_names(cfg: RunConfig, path: Path) -> tuple[str, str]:
     """``data.domains``, else the two halves of a folder named like ``selfie2anime``, else ("A", "B")."""
     if len(cfg.data.domains) == 2:
-        return tuple(cfg.data.domains)
+        return cfg.data.domains[0], cfg.data.domains[1]
     parts = path.name.split("2")
     if len(parts) == 2 and all(parts) and parts[0] != parts[1]:
         return parts[0], parts[1]
     return "A", "B"
 
 
-def _domains(cfg) -> PairData:
+def _domains(cfg: RunConfig) -> PairData:
     from i2icli.data.store import open_store
 
     path = Path(cfg.data.path)
@@ -175,7 +176,8 @@ def _translate_to(cache: Path, run: Path, checkpoint: Path, sources: ImageSet, t
     exemplar_guided = "exemplar" in spec.requires or ("exemplar" in spec.accepts and "direction" not in spec.accepts)
     if not exemplar_guided and "direction" not in spec.accepts:
         raise DataError(f"--pairs translates with direction or exemplar models; {spec.name} takes "
-                        f"{', '.join(spec.accepts) or 'no guidance'} -- translate with `i2i translate` and pass --generated")
+                        f"{', '.join(spec.accepts) or 'no guidance'} -- "
+                        "translate with `i2i translate` and pass --generated")
     size = loaded.image_size
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))

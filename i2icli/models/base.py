@@ -52,9 +52,8 @@ applies :func:`i2icli.data.keyed.images_to_float` to its collated batches.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -129,7 +128,7 @@ class Family(abc.ABC):
     def step(self, phase: str, nets: Nets, batch: dict[str, Tensor], iteration: int) -> tuple[Tensor, Logs]:
         """Compute the loss of ``phase`` for one batch. Use ``nets[name]``, not ``self.networks``."""
 
-    def after_update(self, phase: str) -> None:
+    def after_update(self, phase: str) -> None:  # noqa: B027 (an optional hook: doing nothing is the default)
         """Hook run after the optimiser step of ``phase`` (e.g. parameter clipping)."""
 
     def frozen_networks(self) -> dict[str, nn.Module]:

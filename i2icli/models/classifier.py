@@ -31,15 +31,16 @@ pointing to ``i2i eval ca``; :meth:`predict` gives probabilities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.guidance import Guidance
+from i2icli.data.keyed import KeyedDataset
 from i2icli.errors import ConfigError
+from i2icli.guidance import Guidance
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.registry import ModelSpec, register
 
@@ -70,6 +71,9 @@ def attribute_names(cfg: RunConfig) -> tuple[str, ...]:
 
 class AttributeNet(nn.Module):
     """A torchvision backbone with a per-attribute logit head; input (B,3,H,W) in [-1, 1], output (B, A) logits."""
+
+    mean: Tensor  # (1, 3, 1, 1) ImageNet channel means (buffer)
+    std: Tensor  # (1, 3, 1, 1) ImageNet channel stds (buffer)
 
     def __init__(self, backbone: str, n_attributes: int, imagenet_state: dict | None):
         super().__init__()
@@ -148,7 +152,7 @@ class AttributeClassifier(Family):
         return cols
 
 
-def _dataset(cfg: RunConfig, split: str):
+def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
     from i2icli.data.datasets import attribute_dataset
 
     return attribute_dataset(cfg, split)

@@ -54,6 +54,21 @@ Choices where the paper is silent (facts from the public code unless said):
   ``x_f``/``x_b`` for the style encoders and for display/``translate``.
 - HAdaIN is applied once, to the content code at the decoder's input (Eq. 4
   names ``c1``); it is not repeated inside the decoder's residual blocks.
+- Content normalisation follows Eq. 3: ``(c - mu(c)) / sigma(c)`` with the
+  per-channel mean and (population) standard deviation over all positions,
+  eps 1e-5 under the square root (:func:`i2icli.nn.adain.instance_normalize`).
+  The public code (AnonymousIclrAuthor/Highway-Adaptive-Instance-Normalization
+  ``model.py``, ``highway_AdaIN``) divides by
+  ``torch.std(torch.std(c, dim=3), dim=2) + 1e-5``: the unbiased std *across
+  rows of the per-row stds*, which measures how much the row spreads differ,
+  not the spread of ``c``.  For i.i.d. activations it is about sigma /
+  sqrt(2W), so its normalised content is larger than Eq. 3's by a factor of
+  about 4 / 5.6 / 8 / 11 at content widths 8 / 16 / 32 / 64 (median over
+  random maps; 32 is CelebA's 128 px at H/4), and the factor depends on the
+  image size and on the spatial structure of ``c``.  The styles' sigma(s)
+  then scale an input of a different magnitude than the paper's; we keep
+  Eq. 3 (scale-free, independent of size), so weights trained with the public
+  code do not transfer one to one.
 - HAdaIN's MLPs: three linear layers, 256 hidden, ReLU; the first half of the
   output is a log-variance, ``gamma = exp(0.5 * out)`` (a positive ``sigma(s)``
   as Eq. 3 reads).  (The public code passes an activation name its linear block
@@ -75,8 +90,9 @@ Choices where the paper is silent (facts from the public code unless said):
   on the translation masks ``m1, m2`` recomputed from detached content codes
   (one more pass of the co-segmentation network; its batch-norm running
   statistics are thus updated twice per generator step with the same batch).
-  The public code also adds R1 of the cycle and intra masks; we regularise the masks the translation uses, with the paper's
-  lambda_1 = 0.1 (the public config uses 1.0 over three masks).  R3 is the
+  The public code also adds R1 of the cycle and intra masks; we regularise the
+  masks the translation uses, with the paper's lambda_1 = 0.1 (the public
+  config uses 1.0 over three masks).  R3 is the
   mean of the cross, cycle and intra masks (as the public code); R2 uses the
   two cross-pass foreground codes.
 - Exemplar and target labels: the exemplar is another training image drawn
@@ -96,19 +112,18 @@ every other loss and setting is unchanged (benchmarks/bench_lomit_quality.py).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.data.datasets import AttributeDataset, attribute_dataset
-from i2icli.data.keyed import KeyedDataset, image_bytes
+from i2icli.data.datasets import AttributeDataset, AttributeReferenceDataset, attribute_dataset
+from i2icli.data.keyed import KeyedDataset
+from i2icli.errors import ConfigError
 from i2icli.guidance import Guidance
-from i2icli.errors import ConfigError, DataError
 from i2icli.losses.classification import attribute_accuracy, attribute_bce
 from i2icli.losses.gradient_penalty import gradient_penalty
 from i2icli.losses.regularizers import content_cosine_similarity, mask_area, mask_content_consistency, style_contrast
@@ -120,6 +135,7 @@ from i2icli.nn.cosegmentation import CoSegmentation, downsample_mask, upsample_m
 from i2icli.nn.discriminators import PatchClassifierDiscriminator
 from i2icli.nn.encoders import ContentEncoder, SharedStyleEncoders
 from i2icli.nn.init import init_kaiming_, init_normal_
+from i2icli.nn.norms import layer_norm
 from i2icli.registry import ModelSpec, register
 
 GENERATOR_MODULES = ("content_encoder", "style_encoder", "cosegmentation", "decoder")
@@ -130,16 +146,21 @@ DIRECTIONS = 2.0  # Eq. 16 sums each per-direction term over (1->2, 2->1)
 class LOMITConfig:
     """``[model]`` table of a LOMIT recipe; defaults are the paper's settings (Sections 4.6, 5)."""
 
+    RENAMED: ClassVar[dict[str, str]] = {  # old names, read from runs saved before the naming convention
+        "content_res_blocks": "n_content_res_blocks", "decoder_res_blocks": "n_decoder_res_blocks",
+        "mlp_hidden": "mlp_dim", "mlp_layers": "n_mlp_layers", "mask_layers": "n_mask_layers",
+        "disc_layers": "n_disc_layers"}
+
     channels: int = 64  # width of the first conv of Ec and the style encoders
-    content_res_blocks: int = 4
-    decoder_res_blocks: int = 4
+    n_content_res_blocks: int = 4
+    n_decoder_res_blocks: int = 4
     style_dim: int = 8
     style_max_channels: int = 256
-    mlp_hidden: int = 256
-    mlp_layers: int = 3
-    mask_layers: int = 6
+    mlp_dim: int = 256
+    n_mlp_layers: int = 3
+    n_mask_layers: int = 6
     disc_channels: int = 64
-    disc_layers: int = 6
+    n_disc_layers: int = 6
     disc_max_channels: int = 2048
     n_critic: int = 5  # generator updated once per n_critic discriminator updates
     lambda_cls: float = 1.0
@@ -153,16 +174,12 @@ class LOMITConfig:
     exemplar: Literal["random", "differ"] = "random"
 
     def __post_init__(self) -> None:
-        for name in ("channels", "style_dim", "mlp_hidden", "mlp_layers", "disc_channels", "disc_layers", "n_critic"):
+        for name in ("channels", "style_dim", "mlp_dim", "n_mlp_layers", "disc_channels", "n_disc_layers", "n_critic"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("content_res_blocks", "decoder_res_blocks", "mask_layers"):
+        for name in ("n_content_res_blocks", "n_decoder_res_blocks", "n_mask_layers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-
-layer_norm = functools.partial(nn.GroupNorm, 1)
-"""Layer norm over (C, H, W) per sample with a per-channel affine: the decoder's LN (Section 5.1)."""
 
 
 class LOMITDecoder(nn.Module):
@@ -207,22 +224,22 @@ class LOMIT(Family):
         size = cfg.data.image_size
         if size % 4 != 0:
             raise ConfigError(f"{cfg.recipe}: [data] image_size = {size} must be divisible by 4 for LOMIT")
-        if size % (2 ** m.disc_layers) != 0:
-            raise ConfigError(f"{cfg.recipe}: [data] image_size = {size} is not divisible by 2**disc_layers = "
-                              f"{2 ** m.disc_layers}; lower [model] disc_layers or change the size")
-        content = ContentEncoder(3, m.channels, 2, m.content_res_blocks)
+        if size % (2 ** m.n_disc_layers) != 0:
+            raise ConfigError(f"{cfg.recipe}: [data] image_size = {size} is not divisible by 2**n_disc_layers = "
+                              f"{2 ** m.n_disc_layers}; lower [model] n_disc_layers or change the size")
+        content = ContentEncoder(3, m.channels, 2, m.n_content_res_blocks)
         cdim = content.out_channels
         nets: dict[str, nn.Module] = {
             "content_encoder": content,
             "style_encoder": SharedStyleEncoders(("foreground", "background"), 3, m.channels, m.style_dim,
                                                  max_channels=m.style_max_channels),
-            "decoder": LOMITDecoder(cdim, m.style_dim, m.decoder_res_blocks, 2, m.mlp_hidden, m.mlp_layers),
+            "decoder": LOMITDecoder(cdim, m.style_dim, m.n_decoder_res_blocks, 2, m.mlp_dim, m.n_mlp_layers),
         }
         if not m.global_adain:
-            nets["cosegmentation"] = CoSegmentation(cdim, m.mask_layers)
+            nets["cosegmentation"] = CoSegmentation(cdim, m.n_mask_layers)
         for net in nets.values():
             init_kaiming_(net)  # He et al. 2015 (Section 5.2)
-        disc = PatchClassifierDiscriminator(size, len(attrs), 3, m.disc_channels, m.disc_layers, m.disc_max_channels)
+        disc = PatchClassifierDiscriminator(size, len(attrs), 3, m.disc_channels, m.n_disc_layers, m.disc_max_channels)
         init_normal_(disc, std=0.02)  # "normal distribution" (Section 5.2; N(0, 0.02) as StarGAN)
         nets["discriminator"] = disc
         self.networks = nn.ModuleDict(nets)
@@ -240,7 +257,7 @@ class LOMIT(Family):
     @staticmethod
     def _styles(nets: Nets, x: Tensor, m: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Eq. 1-2: ``(s_f, s_b, mask at image size)`` from ``x`` and its code-resolution mask."""
-        mask = upsample_mask(m, tuple(x.shape[-2:]))
+        mask = upsample_mask(m, (x.shape[-2], x.shape[-1]))
         s_f, s_b = nets["style_encoder"](mask * x, (1 - mask) * x)
         return s_f, s_b, mask
 
@@ -317,7 +334,7 @@ class LOMIT(Family):
         if not m.global_adain:  # the mask regularisers (Section 4.5); constant when masks are all ones
             # R1 on the translation masks, computed from detached codes (and a detached similarity)
             r1 = mask_content_consistency(cross["m_r1"], c, content_cosine_similarity(c))
-            r3 = sum(mask_area(mk) for mk in (mask, back["m"], self_mask))
+            r3 = mask_area(mask) + mask_area(back["m"]) + mask_area(self_mask)
             half = x.shape[0] // 2
             r2 = style_contrast(s_f[:half], s_f[half:])
             loss = loss + DIRECTIONS * (m.lambda_r1 * r1 + m.lambda_r3 * r3) + m.lambda_r2 * r2
@@ -335,17 +352,18 @@ class LOMIT(Family):
         """
         exemplar = guidance.exemplar_for(x)
         region = guidance.region
-        nets = Nets(self.networks)
+        nets = Nets(dict(self.networks.items()))
         b = x.shape[0]
         both = torch.cat([x, exemplar])
         c = nets["content_encoder"](both)
         m = self._masks(nets, c, _swap(c))
         if region is not None:
             if region.shape[-2:] != x.shape[-2:] or region.shape[1] != 1:
-                raise ValueError(f"LOMIT.translate: region must be (B,1,H,W) at the input's size, got {tuple(region.shape)}")
+                raise ValueError("LOMIT.translate: region must be (B,1,H,W) at the input's size, "
+                                 f"got {tuple(region.shape)}")
             region = region.to(m.dtype).clamp(0, 1).expand(b, 1, *x.shape[-2:])
             m = torch.cat([downsample_mask(region, tuple(c.shape[-2:])), m[b:]])
-        mask = upsample_mask(m, tuple(x.shape[-2:]))
+        mask = upsample_mask(m, (x.shape[-2], x.shape[-1]))
         if region is not None:
             mask = torch.cat([region, mask[b:]])
         s_f, s_b = nets["style_encoder"](mask * both, (1 - mask) * both)
@@ -365,22 +383,21 @@ class LOMITDataset(KeyedDataset):
     """Input/exemplar pairs over an attribute store (CelebA, EmotioNet, synthetic faces).
 
     Item ``key`` -> ``{"x", "x_labels", "y", "y_labels"}`` (``x``, ``y`` uint8
-    (3, S, S), converted to [-1, 1] by the engine; :mod:`i2icli.data.keyed`): image ``key % N``,
-    an exemplar drawn from ``keyed_rng(seed, key)`` (uniformly among the other
-    images; with ``exemplar = "differ"`` among those whose labels differ) and
-    both label vectors (float (n_attr,) in {0, 1}).  Both images get the split's
-    augmentation (a horizontal flip on train) from the same keyed generator, so
-    an item is the same in any worker, on any rank and after a resume.
+    (3, S, S), converted to [-1, 1] by the engine; :mod:`i2icli.data.keyed`):
+    the item of :class:`~i2icli.data.datasets.AttributeReferenceDataset`
+    under LOMIT's names -- image ``key % N``, an exemplar drawn from
+    ``keyed_rng(seed, key)`` (uniformly among the other images; with
+    ``exemplar = "differ"`` among those whose labels differ;
+    :class:`~i2icli.data.references.LabelReferences`) and both label vectors
+    (float (n_attr,) in {0, 1}).  Both images get the split's augmentation (a
+    horizontal flip on train) from the same keyed generator, so an item is the
+    same in any worker, on any rank and after a resume.
     """
 
     image_keys = ("x", "y")
 
     def __init__(self, base: AttributeDataset, exemplar: Literal["random", "differ"] = "random"):
-        if len(base) < 2:
-            raise DataError(f"{base.store.path}: LOMIT needs at least two {base.split} images (input and exemplar)")
-        if exemplar == "differ" and len(np.unique(base.labels, axis=0)) < 2:
-            raise DataError(f"{base.store.path}: every {base.split} image has the same labels "
-                            f"({', '.join(base.label_names)}), so no exemplar can differ; use model.exemplar = \"random\"")
+        self.pairs = AttributeReferenceDataset(base, exemplar, option="model.exemplar")
         self.base = base
         self.exemplar = exemplar
         self.seed = base.seed
@@ -390,22 +407,12 @@ class LOMITDataset(KeyedDataset):
         return len(self.base)
 
     def exemplar_index(self, index: int, rng: np.random.Generator) -> int:
-        n = len(self.base)
-        labels = self.base.labels
-        for _ in range(64):
-            j = int(rng.integers(n - 1))
-            j += j >= index  # uniform over the others
-            if self.exemplar == "random" or (labels[j] != labels[index]).any():
-                return j
-        # rare: few images differ from this one; pick uniformly among them
-        return int(rng.choice(np.flatnonzero((labels != labels[index]).any(axis=1))))
+        """The exemplar of item ``index`` (the draw :meth:`item` makes first)."""
+        return self.pairs.references(index, rng)
 
     def item(self, index: int, rng: np.random.Generator) -> dict[str, Tensor]:
-        j = self.exemplar_index(index, rng)
-        x, y = (self.base.augment([self.base.raw_image(i)], rng)[0] for i in (index, j))
-        labels = self.base.labels
-        return {"x": image_bytes(x), "x_labels": torch.from_numpy(labels[index].copy()),
-                "y": image_bytes(y), "y_labels": torch.from_numpy(labels[j].copy())}
+        it = self.pairs.item(index, rng)
+        return {"x": it["image"], "x_labels": it["labels"], "y": it["reference"], "y_labels": it["reference_labels"]}
 
 
 def lomit_dataset(cfg: RunConfig, split: str) -> LOMITDataset:

@@ -37,6 +37,17 @@ Where the paper is silent we follow the authors' PyTorch code
 
 Deliberate differences from that code, each with the same maths or a fix:
 
+- initialisation: every conv/linear weight ~ N(0, 0.02) and biases 0
+  (``init_std``), as App. B.2 states ("initialized from a zero-centered normal
+  distribution with a standard deviation of 0.02") and as the authors'
+  TensorFlow code does (``weight_init = tf.random_normal_initializer(0, 0.02)``
+  in taki0112/UGATIT ``ops.py``).  The PyTorch port never re-initialises
+  (no ``init`` call in ``networks.py``/``UGATIT.py`` at znxlwm/UGATIT-pytorch
+  b8c4251), so its convs and linears keep torch's default Kaiming-uniform
+  (a = sqrt(5)) weights and uniform biases.  We follow the paper and the code
+  that produced its numbers; results compared against the PyTorch port start
+  from a different initialisation;
+
 - the discriminator step computes the fakes under ``torch.no_grad()``.  The
   authors back-propagate the D loss through both generators and then discard
   those gradients; the discriminator gradients are identical either way
@@ -63,19 +74,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.guidance import Guidance
+from i2icli.data.keyed import KeyedDataset
 from i2icli.errors import ConfigError, DataError
+from i2icli.guidance import Guidance
 from i2icli.losses import cam_bce_loss, l1_loss, lsgan_d_loss, lsgan_g_loss
 from i2icli.models.base import Family, Logs, Nets, Phase
 from i2icli.nn import (
     LIN,
+    AdaIN,
     AdaLIN,
     AdaptiveResidualBlock,
     CAMAttention,
@@ -85,11 +98,15 @@ from i2icli.nn import (
     clip_rho_,
     conv2d,
     conv_block,
+    factories,
     init_normal_,
     instance_norm,
 )
+from i2icli.nn.norms import layer_norm
 from i2icli.nn.spectral import stacked_calls
 from i2icli.registry import ModelSpec, register
+
+DecoderNorm = Literal["adalin", "in", "ln", "adain", "gn", "lin"]
 
 
 @dataclass(frozen=True)
@@ -104,35 +121,45 @@ class UGATITConfig:
     paper's text.  ``rho_init_up`` (LIN in the up-sampling blocks): 0, as paper
     and code agree.
 
-    ``local_disc_layers`` / ``global_disc_layers``: depth of the local and
+    ``n_local_disc_layers`` / ``n_global_disc_layers``: depth of the local and
     global discriminators as in the authors' code (``n_layers - 2`` stride-2
     convs); 5 and 7 give the 70 and 286 px receptive fields of Tables 5-6.
     The global one needs images of at least 96 px; small recipes use fewer.
     """
 
+    RENAMED: ClassVar[dict[str, str]] = {  # old names, read from runs saved before the naming convention
+        "ch": "channels", "n_res": "n_res_blocks", "local_disc_layers": "n_local_disc_layers",
+        "global_disc_layers": "n_global_disc_layers", "adv_weight": "lambda_adv", "cycle_weight": "lambda_cycle",
+        "identity_weight": "lambda_identity", "cam_weight": "lambda_cam"}
+
     light: bool = False  # gamma/beta MLP over pooled features (the authors' "light" model)
-    ch: int = 64  # base width of generators and discriminators (Tables 4-6)
-    n_res: int = 4  # residual blocks in the encoder and in the decoder
-    local_disc_layers: int = 5
-    global_disc_layers: int = 7
-    adv_weight: float = 1.0  # lambda_1, Eq. 7
-    cycle_weight: float = 10.0  # lambda_2
-    identity_weight: float = 10.0  # lambda_3
-    cam_weight: float = 1000.0  # lambda_4
+    channels: int = 64  # base width of generators and discriminators (Tables 4-6)
+    n_res_blocks: int = 4  # residual blocks in the encoder and in the decoder
+    n_local_disc_layers: int = 5
+    n_global_disc_layers: int = 7
+    lambda_adv: float = 1.0  # lambda_1, Eq. 7
+    lambda_cycle: float = 10.0  # lambda_2
+    lambda_identity: float = 10.0  # lambda_3
+    lambda_cam: float = 1000.0  # lambda_4
     rho_init_res: float = 0.9
     rho_init_up: float = 0.0
-    init_std: float = 0.02  # N(0, 0.02) weight init (App. B.2)
+    init_std: float = 0.02  # N(0, 0.02) weight init (App. B.2, TF code; the PyTorch port keeps torch's default)
+    # Ablations of Table 1 / Fig. 3 (each changes nothing else): attention in both networks, none,
+    # only the discriminators' ("no_g") or only the generators' ("no_d"); the decoder's normalisation.
+    cam: Literal["both", "none", "no_g", "no_d"] = "both"
+    norm: DecoderNorm = "adalin"
 
     def __post_init__(self) -> None:
-        if self.ch < 1 or self.n_res < 0:
-            raise ValueError(f"ch must be >= 1 and n_res >= 0 (got ch={self.ch}, n_res={self.n_res})")
-        for name in ("local_disc_layers", "global_disc_layers"):
+        if self.channels < 1 or self.n_res_blocks < 0:
+            raise ValueError(f"channels must be >= 1 and n_res_blocks >= 0 "
+                             f"(got channels={self.channels}, n_res_blocks={self.n_res_blocks})")
+        for name in ("n_local_disc_layers", "n_global_disc_layers"):
             if getattr(self, name) < 3:
                 raise ValueError(f"{name} must be >= 3, got {getattr(self, name)}")
         for name in ("rho_init_res", "rho_init_up"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("adv_weight", "cycle_weight", "identity_weight", "cam_weight", "init_std"):
+        for name in ("lambda_adv", "lambda_cycle", "lambda_identity", "lambda_cam", "init_std"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -143,6 +170,38 @@ class GeneratorOutput(NamedTuple):
     heatmap: Tensor  # (B, 1, H/4, W/4) unnormalised CAM heatmap
 
 
+def _decoder_norms(norm: DecoderNorm, rho_init_res: float, rho_init_up: float) -> tuple[Any, Any, bool]:
+    """(residual-block norm factory, up-sampling norm factory, adaptive?) of a decoder normalisation.
+
+    The paper's model is ``adalin`` (AdaLIN with the MLP's gamma/beta in the
+    residual blocks, LIN in the up-sampling blocks).  The ablations of Fig. 3 /
+    Table 1 use one normalisation in the whole decoder; the paper does not
+    spell them out and the authors' code has no switch, so we read them as:
+    ``in`` / ``ln`` / ``gn`` -- IN, LN or GN (32 groups, fewer if the width
+    needs) with a learned per-channel affine everywhere, and no gamma/beta MLP
+    (nothing adaptive is left); ``adain`` -- AdaIN with the MLP's gamma/beta in
+    the residual blocks and IN with affine in the up-sampling blocks (AdaLIN
+    with rho fixed at 1); ``lin`` -- LIN (learned rho, affine) everywhere, no MLP.
+    """
+    def gn(c: int) -> nn.Module:
+        groups = next(g for g in (32, 16, 8, 4, 2, 1) if c % g == 0)
+        return nn.GroupNorm(groups, c)
+
+    def in_affine(c: int) -> nn.Module:
+        return nn.InstanceNorm2d(c, affine=True)
+
+    lin_up = functools.partial(LIN, rho_init=rho_init_up)
+    table: dict[str, tuple[Any, Any, bool]] = {
+        "adalin": (functools.partial(AdaLIN, rho_init=rho_init_res), lin_up, True),
+        "adain": (AdaIN, in_affine, True),
+        "in": (in_affine, in_affine, False),
+        "ln": (layer_norm, layer_norm, False),
+        "gn": (gn, gn, False),
+        "lin": (functools.partial(LIN, rho_init=rho_init_res), lin_up, False),
+    }
+    return table[norm]
+
+
 class UGATITGenerator(nn.Module):
     """Table 4: encoder (IN) -> CAM -> gamma/beta MLP -> AdaLIN decoder -> LIN up-sampling -> tanh.
 
@@ -150,12 +209,17 @@ class UGATITGenerator(nn.Module):
     flattened (H/4 x W/4 x 4ch) map, so the generator only accepts
     ``image_size`` inputs.  ``light=True``: it takes the globally pooled
     features (authors' code), any size divisible by 4 works.
+
+    Ablations (Table 1, Fig. 3): ``cam=False`` drops the attention module (the
+    decoder reads the encoder's features; no CAM logits, the heatmap is the
+    features' channel sum); ``norm`` replaces AdaLIN/LIN (:func:`_decoder_norms`).
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ch: int = 64, n_res: int = 4,
-                 image_size: int = 256, light: bool = False, rho_init_res: float = 0.9, rho_init_up: float = 0.0):
+                 image_size: int = 256, light: bool = False, rho_init_res: float = 0.9, rho_init_up: float = 0.0,
+                 cam: bool = True, norm: DecoderNorm = "adalin"):
         super().__init__()
-        relu = functools.partial(nn.ReLU, inplace=True)
+        relu = factories.relu(inplace=True)
         width = 4 * ch  # after two stride-2 convs
         self.light = light
         self.image_size = image_size
@@ -167,16 +231,19 @@ class UGATITGenerator(nn.Module):
                        bias=False),
             *[ResidualBlock(width, instance_norm, relu, pad_mode="reflect", bias=False) for _ in range(n_res)],
         )
-        self.cam = CAMAttention(width, relu)
-        mlp_in = width if light else (image_size // 4) ** 2 * width
-        self.mlp = nn.Sequential(nn.Linear(mlp_in, width, bias=False), nn.ReLU(inplace=True),
-                                 nn.Linear(width, width, bias=False), nn.ReLU(inplace=True))
-        self.gamma = nn.Linear(width, width, bias=False)
-        self.beta = nn.Linear(width, width, bias=False)
-        adalin = functools.partial(AdaLIN, rho_init=rho_init_res)
-        self.decoder = nn.ModuleList(
-            [AdaptiveResidualBlock(width, adalin, relu, pad_mode="reflect", bias=False) for _ in range(n_res)])
-        lin = functools.partial(LIN, rho_init=rho_init_up)
+        self.cam = CAMAttention(width, relu) if cam else None
+        res_norm, lin, self.adaptive = _decoder_norms(norm, rho_init_res, rho_init_up)
+        if self.adaptive:
+            mlp_in = width if light else (image_size // 4) ** 2 * width
+            self.mlp = nn.Sequential(nn.Linear(mlp_in, width, bias=False), nn.ReLU(inplace=True),
+                                     nn.Linear(width, width, bias=False), nn.ReLU(inplace=True))
+            self.gamma = nn.Linear(width, width, bias=False)
+            self.beta = nn.Linear(width, width, bias=False)
+            self.decoder = nn.ModuleList(
+                [AdaptiveResidualBlock(width, res_norm, relu, pad_mode="reflect", bias=False) for _ in range(n_res)])
+        else:
+            self.decoder = nn.ModuleList(
+                [ResidualBlock(width, res_norm, relu, pad_mode="reflect", bias=False) for _ in range(n_res)])
         self.upsample = nn.Sequential(
             conv_block(width, 2 * ch, 3, 1, 1, pad_mode="reflect", norm_layer=lin, activation=relu, bias=False,
                        upsample=2),
@@ -191,12 +258,19 @@ class UGATITGenerator(nn.Module):
             raise ValueError(f"the full U-GAT-IT generator takes {self.image_size}x{self.image_size} inputs, "
                              f"got {x.shape[-2]}x{x.shape[-1]}")
         h = self.encoder(x)  # (B, 4ch, H/4, W/4)
-        h, cam_logits, heatmap = self.cam(h)
-        pooled = h.mean(dim=(2, 3)) if self.light else h.flatten(1)
-        z = self.mlp(pooled)
-        gamma, beta = self.gamma(z), self.beta(z)  # (B, 4ch) each
-        for block in self.decoder:
-            h = block(h, gamma, beta)
+        if self.cam is not None:
+            h, cam_logits, heatmap = self.cam(h)
+        else:
+            cam_logits, heatmap = h.new_zeros(h.shape[0], 0), h.sum(1, keepdim=True)
+        if self.adaptive:
+            pooled = h.mean(dim=(2, 3)) if self.light else h.flatten(1)
+            z = self.mlp(pooled)
+            gamma, beta = self.gamma(z), self.beta(z)  # (B, 4ch) each
+            for block in self.decoder:
+                h = block(h, gamma, beta)
+        else:
+            for block in self.decoder:
+                h = block(h)
         return GeneratorOutput(self.upsample(h), cam_logits, heatmap)
 
 
@@ -237,15 +311,16 @@ class UGATIT(Family):
         self.mcfg = m
 
         def gen() -> UGATITGenerator:
-            return UGATITGenerator(3, 3, m.ch, m.n_res, size, m.light, m.rho_init_res, m.rho_init_up)
+            return UGATITGenerator(3, 3, m.channels, m.n_res_blocks, size, m.light, m.rho_init_res, m.rho_init_up,
+                                   cam=m.cam in ("both", "no_d"), norm=m.norm)
 
         nets: dict[str, nn.Module] = {"gen_ab": gen(), "gen_ba": gen()}
         for dom in ("a", "b"):
-            for scale, layers in (("global", m.global_disc_layers), ("local", m.local_disc_layers)):
-                d = UGATITDiscriminator(3, m.ch, layers)
+            for scale, layers in (("global", m.n_global_disc_layers), ("local", m.n_local_disc_layers)):
+                d = UGATITDiscriminator(3, m.channels, layers, cam=m.cam in ("both", "no_g"))
                 if d.min_input_size() > size:
                     raise ConfigError(
-                        f"model.{scale}_disc_layers = {layers} needs images of at least {d.min_input_size()} px, "
+                        f"model.n_{scale}_disc_layers = {layers} needs images of at least {d.min_input_size()} px, "
                         f"but data.image_size = {size}; use fewer layers or larger images")
                 nets[f"disc_{scale}_{dom}"] = d
         self.networks = nn.ModuleDict(nets)
@@ -291,8 +366,9 @@ class UGATIT(Family):
                 else:
                     r, f = d(real), d(fake)
                 adv = adv + lsgan_d_loss(r.logits, f.logits)
-                cam = cam + lsgan_d_loss(r.cam_logits, f.cam_logits)
-        loss = self.mcfg.adv_weight * (adv + cam)
+                if r.cam_logits.shape[1]:  # absent in the "w/o D_CAM" ablations
+                    cam = cam + lsgan_d_loss(r.cam_logits, f.cam_logits)
+        loss = self.mcfg.lambda_adv * (adv + cam)
         return loss, {"d_loss": loss.detach(), "d_adv": adv.detach(), "d_cam": cam.detach()}
 
     def generator_loss(self, nets: Nets, real_a: Tensor, real_b: Tensor, *,
@@ -324,11 +400,16 @@ class UGATIT(Family):
         for dom, fake in (("a", ba.image), ("b", ab.image)):
             for scale in ("global", "local"):
                 out = nets[f"disc_{scale}_{dom}"](fake)
-                adv = adv + lsgan_g_loss(out.logits) + lsgan_g_loss(out.cam_logits)  # Eqs. 2, 6
+                adv = adv + lsgan_g_loss(out.logits)  # Eq. 2
+                if out.cam_logits.shape[1]:
+                    adv = adv + lsgan_g_loss(out.cam_logits)  # Eq. 6
         cycle = l1_loss(aba.image, real_a) + l1_loss(bab.image, real_b)
         identity = l1_loss(aa.image, real_a) + l1_loss(bb.image, real_b)
-        cam = cam_bce_loss(ab.cam_logits, bb.cam_logits) + cam_bce_loss(ba.cam_logits, aa.cam_logits)  # Eq. 5
-        loss = m.adv_weight * adv + m.cycle_weight * cycle + m.identity_weight * identity + m.cam_weight * cam
+        if ab.cam_logits.shape[1]:
+            cam = cam_bce_loss(ab.cam_logits, bb.cam_logits) + cam_bce_loss(ba.cam_logits, aa.cam_logits)  # Eq. 5
+        else:  # "w/o G_CAM": no auxiliary classifier, no L_cam
+            cam = real_a.new_zeros(())
+        loss = m.lambda_adv * adv + m.lambda_cycle * cycle + m.lambda_identity * identity + m.lambda_cam * cam
         logs = {"g_loss": loss, "g_adv": adv, "g_cycle": cycle, "g_identity": identity, "g_cam": cam}
         logs.update(self._rho_means())
         return loss, {k: v.detach() for k, v in logs.items()}
@@ -361,7 +442,7 @@ class UGATIT(Family):
         direction = guidance.direction or "a2b"
         if direction not in ("a2b", "b2a"):
             raise ConfigError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-        gen: UGATITGenerator = self.networks["gen_ab" if direction == "a2b" else "gen_ba"]
+        gen = self.networks["gen_ab" if direction == "a2b" else "gen_ba"]  # a UGATITGenerator
         h, w = x.shape[-2:]
         size = self.cfg.data.image_size
         if not self.mcfg.light and (h, w) != (size, size):
@@ -373,7 +454,7 @@ class UGATIT(Family):
         xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x
         out = gen(xp)
         image = out.image[..., :h, :w]
-        attention = attention_map(out.heatmap, tuple(xp.shape[-2:]))[..., :h, :w]
+        attention = attention_map(out.heatmap, (xp.shape[-2], xp.shape[-1]))[..., :h, :w]
         return {"output": image, "attention": attention}
 
     def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
@@ -385,7 +466,7 @@ class UGATIT(Family):
                 ("B", batch["b"]), ("B2A att", ba["attention"]), ("B2A", ba["output"])]
 
 
-def _dataset(cfg: RunConfig, split: str):
+def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
     from i2icli.data.datasets import unpaired_dataset
 
     return unpaired_dataset(cfg, split)

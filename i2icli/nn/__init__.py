@@ -7,9 +7,7 @@ Blocks take their normalisation and activation as factories; model files in
 from i2icli.nn.adain import AdaIN, adain, adain_from_features, instance_stats
 from i2icli.nn.attention import CAMAttention, CAMOutput, raw_weight
 from i2icli.nn.blocks import (
-    ActFactory,
     AdaptiveResidualBlock,
-    NormFactory,
     PreActResidualBlock,
     ResidualBlock,
     conv2d,
@@ -17,6 +15,7 @@ from i2icli.nn.blocks import (
     linear,
 )
 from i2icli.nn.discriminators import DiscriminatorOutput, UGATITDiscriminator, patchgan_receptive_field
+from i2icli.nn.factories import ActFactory, NormFactory
 from i2icli.nn.init import he_std, init_kaiming_, init_normal_
 from i2icli.nn.nonlocal_block import NonLocalBlock
 from i2icli.nn.norms import LIN, AdaLIN, batch_norm, clip_rho_, instance_norm, layer_instance_norm, rho_parameters

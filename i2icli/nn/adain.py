@@ -34,13 +34,12 @@ spatial style maps through SPADE (:mod:`i2icli.nn.spade`), not through AdaIN.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-ActivationFactory = Callable[[], nn.Module]
+from i2icli.nn.factories import ActFactory
 
 
 def instance_stats(x: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
@@ -137,7 +136,7 @@ class StyleAffineMLP(nn.Module):
     """
 
     def __init__(self, style_dim: int, channels: int, hidden: int = 256, layers: int = 3,
-                 activation: ActivationFactory = nn.ReLU, scale: Literal["log_var", "direct"] = "log_var"):
+                 activation: ActFactory = nn.ReLU, scale: Literal["log_var", "direct"] = "log_var"):
         super().__init__()
         if layers < 1:
             raise ValueError("StyleAffineMLP needs at least one layer")
@@ -165,7 +164,7 @@ class HighwayAdaIN(nn.Module):
     """Eq. 4 with its two MLPs: separate ones for foreground and background codes."""
 
     def __init__(self, style_dim: int, channels: int, hidden: int = 256, layers: int = 3,
-                 activation: ActivationFactory = nn.ReLU, scale: Literal["log_var", "direct"] = "log_var",
+                 activation: ActFactory = nn.ReLU, scale: Literal["log_var", "direct"] = "log_var",
                  eps: float = 1e-5):
         super().__init__()
         self.fg_mlp = StyleAffineMLP(style_dim, channels, hidden, layers, activation, scale)

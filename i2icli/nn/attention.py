@@ -34,22 +34,16 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 
-from i2icli.nn.blocks import ActFactory, linear
+from i2icli.nn.blocks import linear
+from i2icli.nn.factories import ActFactory
+from i2icli.nn.init import raw_weight
 
 
 class CAMOutput(NamedTuple):
     features: Tensor  # (B, C, h, w) attention-weighted, fused features
     logits: Tensor  # (B, 2) auxiliary classifier logits [GAP, GMP]
     heatmap: Tensor  # (B, 1, h, w) channel sum of ``features`` (unnormalised)
-
-
-def raw_weight(layer: nn.Module) -> Tensor:
-    """A layer's weight before any parametrisation (e.g. before spectral norm)."""
-    if parametrize.is_parametrized(layer, "weight"):
-        return layer.parametrizations.weight.original
-    return layer.weight
 
 
 class CAMAttention(nn.Module):

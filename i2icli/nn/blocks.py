@@ -1,8 +1,9 @@
 """Generic convolutional building blocks; norms and activations are factories.
 
 ``norm_layer(num_channels) -> nn.Module`` and ``activation() -> nn.Module``
-(e.g. :func:`i2icli.nn.norms.instance_norm`, ``functools.partial(nn.LeakyReLU,
-0.2)``), or ``None`` for none.  Conditional norms (AdaLIN, AdaIN, highway
+(the one factory type, :mod:`i2icli.nn.factories`; e.g.
+:func:`i2icli.nn.norms.instance_norm`, :func:`i2icli.nn.factories.leaky_relu`
+``(0.2)``), or ``None`` for none.  Conditional norms (AdaLIN, AdaIN, highway
 AdaIN, ...) are modules whose ``forward(x, *cond)`` takes extra tensors;
 :class:`AdaptiveResidualBlock` passes its conditioning through to them.
 

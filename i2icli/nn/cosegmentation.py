@@ -29,15 +29,11 @@ Norm and activation are factories so other models can reuse the module.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.nn.blocks import conv2d, conv_block
-
-NormFactory = Callable[[int], nn.Module]
-ActivationFactory = Callable[[], nn.Module]
+from i2icli.nn.factories import ActFactory, NormFactory
 
 
 class ChannelAttention(nn.Module):
@@ -57,7 +53,7 @@ class AttentionNetwork(nn.Module):
     """``layers`` x (3x3 conv, norm, activation), then 1x1 conv + sigmoid: (B,C,h,w) -> (B,1,h,w)."""
 
     def __init__(self, channels: int, layers: int = 6, norm_layer: NormFactory = nn.BatchNorm2d,
-                 activation: ActivationFactory = nn.ReLU):
+                 activation: ActFactory = nn.ReLU):
         super().__init__()
         # no conv bias before batch norm: BN removes any per-channel constant
         mods: list[nn.Module] = [conv_block(channels, channels, 3, 1, 1, pad_mode="reflect", norm_layer=norm_layer,
@@ -78,7 +74,7 @@ class CoSegmentation(nn.Module):
     """
 
     def __init__(self, channels: int, layers: int = 6, norm_layer: NormFactory = nn.BatchNorm2d,
-                 activation: ActivationFactory = nn.ReLU, attention_hidden: int | None = None):
+                 activation: ActFactory = nn.ReLU, attention_hidden: int | None = None):
         super().__init__()
         self.channel_attention = ChannelAttention(channels, attention_hidden)
         self.attention = AttentionNetwork(channels, layers, norm_layer, activation)

@@ -15,13 +15,13 @@ so the paper's global discriminator needs inputs of at least 96 px
 
 from __future__ import annotations
 
-import functools
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from torch import Tensor, nn
 
 from i2icli.nn.attention import CAMAttention
 from i2icli.nn.blocks import conv2d
+from i2icli.nn.factories import ActFactory, leaky_relu
 
 
 class DiscriminatorOutput(NamedTuple):
@@ -56,12 +56,12 @@ class UGATITDiscriminator(nn.Module):
     """Encoder (SN convs + leaky ReLU) -> CAM -> 4x4 classifier; returns :class:`DiscriminatorOutput`."""
 
     def __init__(self, in_channels: int = 3, ch: int = 64, n_layers: int = 5, *, negative_slope: float = 0.2,
-                 spectral_norm: bool = True):
+                 spectral_norm: bool = True, cam: bool = True):
         super().__init__()
         if n_layers < 3:
             raise ValueError(f"n_layers must be >= 3 (two encoder convs and the classifier), got {n_layers}")
         self.n_layers = n_layers
-        act = functools.partial(nn.LeakyReLU, negative_slope, inplace=True)
+        act = leaky_relu(negative_slope, inplace=True)
         sn = spectral_norm
         layers: list[nn.Module] = [conv2d(in_channels, ch, 4, 2, 1, pad_mode="reflect", spectral_norm=sn), act()]
         width = ch
@@ -71,7 +71,8 @@ class UGATITDiscriminator(nn.Module):
         layers += [conv2d(width, 2 * width, 4, 1, 1, pad_mode="reflect", spectral_norm=sn), act()]
         width *= 2
         self.encoder = nn.Sequential(*layers)
-        self.cam = CAMAttention(width, act, spectral_norm=sn)
+        # cam=False: U-GAT-IT's "w/o D_CAM" ablation (Table 1): the classifier reads the encoder's features
+        self.cam = CAMAttention(width, act, spectral_norm=sn) if cam else None
         self.classifier = conv2d(width, 1, 4, 1, 1, pad_mode="reflect", bias=False, spectral_norm=sn)
         self.out_channels = width
 
@@ -87,7 +88,11 @@ class UGATITDiscriminator(nn.Module):
         return size
 
     def forward(self, x: Tensor) -> DiscriminatorOutput:
-        features, cam_logits, heatmap = self.cam(self.encoder(x))
+        """Without CAM, ``cam_logits`` is (B, 0) and the heatmap is the features' channel sum."""
+        h = self.encoder(x)
+        if self.cam is None:
+            return DiscriminatorOutput(self.classifier(h), h.new_zeros(h.shape[0], 0), h.sum(1, keepdim=True))
+        features, cam_logits, heatmap = self.cam(h)
         return DiscriminatorOutput(self.classifier(features), cam_logits, heatmap)
 
 
@@ -114,15 +119,14 @@ class UGATITDiscriminator(nn.Module):
 # ``2**layers``.
 
 
-def _stargan_leaky_relu() -> nn.Module:
-    return nn.LeakyReLU(0.01)
+_LEAKY_RELU_001: ActFactory = leaky_relu(0.01)  # StarGAN's slope
 
 
 class PatchClassifierDiscriminator(nn.Module):
     """``forward(x)`` -> ``(src, cls)``: (B,1,s,s) PatchGAN scores and (B, num_classes) logits."""
 
     def __init__(self, image_size: int, num_classes: int, in_channels: int = 3, channels: int = 64, layers: int = 6,
-                 max_channels: int = 2048, activation: Callable[[], nn.Module] = _stargan_leaky_relu):
+                 max_channels: int = 2048, activation: ActFactory = _LEAKY_RELU_001):
         super().__init__()
         if layers < 1 or image_size % (2 ** layers) != 0:
             raise ValueError(f"image size {image_size} is not divisible by 2**layers = {2 ** layers}")

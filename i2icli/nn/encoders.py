@@ -27,27 +27,22 @@ Norm and activation are factories (``norm_layer(channels) -> Module``,
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from i2icli.nn.blocks import ResidualBlock, conv_block
+from i2icli.nn.factories import ActFactory, NormFactory, leaky_relu
 from i2icli.nn.norms import instance_norm
 
-NormFactory = Callable[[int], nn.Module]
-ActivationFactory = Callable[[], nn.Module]
-
-
-def _leaky_relu() -> nn.Module:
-    return nn.LeakyReLU(0.01)
-
+_LEAKY_RELU_001: ActFactory = leaky_relu(0.01)  # LOMIT's public code's slope
 
 class ContentEncoder(nn.Module):
     """Image (B,3,H,W) -> content code (B, out_channels, H/2**d, W/2**d)."""
 
     def __init__(self, in_channels: int = 3, channels: int = 64, downsamplings: int = 2, res_blocks: int = 4,
-                 norm_layer: NormFactory = instance_norm, activation: ActivationFactory = nn.ReLU):
+                 norm_layer: NormFactory = instance_norm, activation: ActFactory = nn.ReLU):
         super().__init__()
         block = functools.partial(conv_block, pad_mode="reflect", norm_layer=norm_layer, activation=activation)
         mods: list[nn.Module] = [block(in_channels, channels, 7, 1, 3)]
@@ -75,7 +70,7 @@ class SharedStyleEncoders(nn.Module):
     def __init__(self, heads: Sequence[str] = ("foreground", "background"), in_channels: int = 3,
                  channels: int = 64, style_dim: int = 8, shared_downsamplings: int = 2, head_downsamplings: int = 2,
                  max_channels: int = 256, norm_layer: NormFactory | None = None,
-                 activation: ActivationFactory = _leaky_relu):
+                 activation: ActFactory = _LEAKY_RELU_001):
         super().__init__()
         if len(set(heads)) != len(heads) or not heads:
             raise ValueError(f"style encoder heads must be distinct names, got {tuple(heads)}")
@@ -105,7 +100,8 @@ class SharedStyleEncoders(nn.Module):
 
     def forward(self, *images: Tensor) -> tuple[Tensor, ...]:
         if len(images) != len(self.head_names):
-            raise ValueError(f"expected {len(self.head_names)} images (one per head {self.head_names}), got {len(images)}")
+            raise ValueError(f"expected {len(self.head_names)} images (one per head {self.head_names}), "
+                             f"got {len(images)}")
         sizes = [x.shape[0] for x in images]
         trunk = self.shared(torch.cat(images)).split(sizes)
-        return tuple(self.heads[name](t) for name, t in zip(self.head_names, trunk))
+        return tuple(self.heads[name](t) for name, t in zip(self.head_names, trunk, strict=True))

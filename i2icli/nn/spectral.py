@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -52,8 +53,13 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
 
+from i2icli.nn.init import weight_parametrizations
 
-def _spectral_parts(layer: "_OutputScaledSN") -> tuple[Tensor, list[Tensor]]:
+_Layer = TypeVar("_Layer", bound=nn.Module)
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]  # nn.Conv2d's
+
+
+def _spectral_parts(layer: SpectralNormConv2d | SpectralNormLinear) -> tuple[Tensor, list[Tensor]]:
     """(raw weight W, [1 / sigma per call]) of a spectrally normalised ``layer``.
 
     Mirrors ``_SpectralNorm.forward`` of torch (in training mode the power
@@ -61,8 +67,8 @@ def _spectral_parts(layer: "_OutputScaledSN") -> tuple[Tensor, list[Tensor]]:
     returns 1/sigma instead of dividing the weight by it -- once per stacked
     call (:func:`stacked_calls`), in call order.
     """
-    param = layer.parametrizations.weight
-    sn = param[0]
+    param = weight_parametrizations(layer)
+    sn: Any = param[0]  # torch's private _SpectralNorm; _attach checked the pieces used here
     weight = param.original
     weight_mat = sn._reshape_weight_to_matrix(weight)
     inv_sigmas = []
@@ -146,9 +152,9 @@ def stacked_calls(module: nn.Module, calls: int) -> Iterator[None]:
             del m.stacked_calls  # back to the class default, 1
 
 
-def _attach(layer: nn.Module, n_power_iterations: int, eps: float) -> nn.Module:
+def _attach(layer: _Layer, n_power_iterations: int, eps: float) -> _Layer:
     _torch_spectral_norm(layer, n_power_iterations=n_power_iterations, eps=eps)
-    sn = layer.parametrizations.weight[0]
+    sn = weight_parametrizations(layer)[0]
     # the private pieces _spectral_parts relies on; fail loudly if a torch release renames them
     for attr in ("_power_method", "_reshape_weight_to_matrix", "_u", "_v", "n_power_iterations"):
         if not hasattr(sn, attr):
@@ -158,7 +164,7 @@ def _attach(layer: nn.Module, n_power_iterations: int, eps: float) -> nn.Module:
 
 
 def spectral_norm_conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                         padding: int = 0, *, padding_mode: str = "zeros", bias: bool = True,
+                         padding: int = 0, *, padding_mode: PaddingMode = "zeros", bias: bool = True,
                          n_power_iterations: int = 1, eps: float = 1e-12) -> SpectralNormConv2d:
     """A spectrally normalised 2-D convolution (Miyato et al. 2018), state-dict compatible with
     ``spectral_norm(nn.Conv2d(...))``; ``n_power_iterations``/``eps`` as torch's defaults."""

@@ -49,10 +49,18 @@ class VGG19Features(nn.Module):
     upstream file, required) or ``"random"`` (seeded init, labelled
     :data:`NOT_IMAGENET`).  ``pool``: ``"max"`` (torchvision) or ``"avg"``
     (Gatys et al. style transfer's choice; not used by our papers' defaults).
+    ``ceil_mode``: round pooled sizes up, as TensorFlow's ``'SAME'`` pooling in
+    EGSC-IT's VGG does; at 28 px it keeps relu5_1 at 2x2 instead of torch's
+    1x1, where a per-channel spatial L2 normalisation would reduce every
+    feature to its sign (specs/egscit.md).  Weights are unaffected.
     """
 
+    mean: Tensor  # ImageNet channel mean, registered as a buffer
+    std: Tensor
+
     def __init__(self, layers: Sequence[str], weights: Literal["imagenet", "random"] = "imagenet",
-                 directory: str | None = None, pool: Literal["max", "avg"] = "max", seed: int = 0):
+                 directory: str | None = None, pool: Literal["max", "avg"] = "max", seed: int = 0,
+                 ceil_mode: bool = False):
         super().__init__()
         unknown = [n for n in layers if n not in LAYERS]
         if unknown or not layers:
@@ -73,8 +81,10 @@ class VGG19Features(nn.Module):
         else:
             raise ValueError(f"weights must be 'imagenet' or 'random', got {weights!r}")
         body = list(features.children())[: last + 1]
-        if pool == "avg":
-            body = [nn.AvgPool2d(2, 2) if isinstance(m, nn.MaxPool2d) else m for m in body]
+        if pool not in ("max", "avg"):
+            raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
+        pool_layer = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
+        body = [pool_layer(2, 2, ceil_mode=ceil_mode) if isinstance(m, nn.MaxPool2d) else m for m in body]
         for i, m in enumerate(body):
             if isinstance(m, nn.ReLU):
                 body[i] = nn.ReLU(inplace=False)  # requested activations must not be overwritten
@@ -97,7 +107,7 @@ class VGG19Features(nn.Module):
         h = ((x + 1) / 2 - self.mean.to(x.dtype)) / self.std.to(x.dtype)
         wanted = set(self.layers)
         out: dict[str, Tensor] = {}
-        for name, module in zip(self.names, self.body):
+        for name, module in zip(self.names, self.body, strict=True):
             h = module(h)
             if name in wanted:
                 out[name] = h

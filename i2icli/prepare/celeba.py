@@ -8,9 +8,20 @@ Layout of the official release (Liu et al. 2015)::
     ROOT/list_eval_partition.txt           "000001.jpg 0" (0 train, 1 val, 2 test)   [optional]
     ROOT/img_celeba/ + list_bbox_celeba.txt   the in-the-wild release                 [alternative]
 
-Aligned images are center-cropped to 178x178 and resized to ``size`` -- the
-convention of StarGAN's loader (``CenterCrop(178)``, ``Resize``), which LOMIT
-and BridgeGAN follow.  In-the-wild images are cropped around the official
+Aligned images (178x218) are cropped by ``crop``:
+
+- ``stargan``: the central 178x178 square, bilinear resize to ``size`` -- StarGAN's
+  loader (``CenterCrop(178)``, ``Resize``), which LOMIT follows;
+- ``attgan``: the 170x170 window at top 26, left 3, *bicubic* resize to ``size`` --
+  the AttGAN/STGAN crop that BridgeGAN's TF code uses (``data_noise_in.py``;
+  not StarGAN's centre crop, whatever earlier notes said).  PIL's bicubic
+  filter antialiases when shrinking; TF1's ``resize_images`` does not, so
+  pixels differ slightly from the authors' tensors;
+- ``auto`` (default): ``attgan`` for ``--preset bridge``, ``stargan`` otherwise.
+
+Neither crop flips images here; flipping is a training-time option
+(``data.flip``), which BridgeGAN's recipes turn off as its code does.
+In-the-wild images are cropped around the official
 ``list_bbox_celeba.txt`` box (square, side = max(w, h) * (1 + margin)), or,
 without that file, around the largest face found by the detector of
 :mod:`i2icli.prepare.faces`.
@@ -32,11 +43,23 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+from PIL import Image
+
 from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import center_crop, resize
 from i2icli.errors import DataError
 from i2icli.images import is_image_path
-from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs, split_test
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.faces import crop_box, detect_faces
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
@@ -47,6 +70,8 @@ BRIDGE_ATTRIBUTES = ("Young", "Mouth_Slightly_Open", "Smiling", "Black_Hair", "B
                      "Receding_Hairline", "Bangs", "Male", "No_Beard", "Mustache", "Goatee", "Sideburns")
 PRESETS = {"lomit": LOMIT_ATTRIBUTES, "bridge": BRIDGE_ATTRIBUTES}
 ALIGNED_CROP = 178
+ATTGAN_CROP = (26, 3, 170)  # top, left, side of the AttGAN/STGAN/BridgeGAN window on a 178x218 aligned image
+Crop = Literal["auto", "stargan", "attgan"]
 
 
 @dataclass(frozen=True)
@@ -67,9 +92,17 @@ class CelebARequest:
     strict: bool = False
     force: bool = False
     compression: str | None = None
+    crop: Crop = "auto"  # aligned release: see the module docstring
+
+    @property
+    def aligned_crop(self) -> Literal["stargan", "attgan"]:
+        if self.crop == "auto":
+            return "attgan" if self.preset == "bridge" else "stargan"
+        return self.crop
 
 
-def read_attr_file(path: Path, strict: bool) -> tuple[list[str], list[tuple[str, tuple[int, ...]]], list[tuple[str, str]]]:
+def read_attr_file(path: Path,
+                   strict: bool) -> tuple[list[str], list[tuple[str, tuple[int, ...]]], list[tuple[str, str]]]:
     """Parse list_attr_celeba.txt -> (names, rows (file, +-1 values), bad rows (where, why))."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -123,26 +156,45 @@ def read_partition(path: Path) -> dict[str, int]:
 
 def read_bboxes(path: Path) -> dict[str, tuple[float, float, float, float]]:
     """list_bbox_celeba.txt: count line, header line, then 'FILE x_1 y_1 width height'."""
-    out = {}
+    out: dict[str, tuple[float, float, float, float]] = {}
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     for no, line in enumerate(lines[2:], start=3):
         parts = line.split()
         if not parts:
             continue
-        try:
-            out[parts[0]] = tuple(float(v) for v in parts[1:5])
+        try:  # a value that is not a number, or fewer than four of them
+            x, y, w, h = (float(v) for v in parts[1:5])
         except ValueError:
             raise DataError(f"{path}:{no}: expected 'FILE x_1 y_1 width height', got {line.strip()!r}") from None
-        if len(out[parts[0]]) != 4:
-            raise DataError(f"{path}:{no}: expected 'FILE x_1 y_1 width height', got {line.strip()!r}")
+        out[parts[0]] = (x, y, w, h)
     return out
 
 
-def decode_aligned(job: Job, size: int, min_size: int):
-    return resize(center_crop(load_checked(job.path, min_size), ALIGNED_CROP), size)
+def attgan_crop(img: np.ndarray, size: int) -> np.ndarray:
+    """The 170x170 window at (top 26, left 3) of an aligned 178x218 image, bicubic-resized to ``size``."""
+    top, left, side = ATTGAN_CROP
+    h, w = img.shape[:2]
+    if h < top + side or w < left + side:
+        raise DataError(f"image of {w}x{h} is smaller than the AttGAN crop ({side}x{side} at top {top}, left {left}); "
+                        "expected CelebA's aligned 178x218 images (or use --crop stargan)")
+    window = np.ascontiguousarray(img[top:top + side, left:left + side])
+    if side == size:
+        return window
+    return np.array(Image.fromarray(window).resize((size, size), Image.Resampling.BICUBIC))
 
 
-def decode_wild(job: Job, size: int, margin: float, min_size: int):
+def decode_aligned(job: Job, size: int, min_size: int,
+                   crop: Literal["stargan", "attgan"] = "stargan") -> np.ndarray:
+    img = load_checked(job.path, min_size)
+    if crop == "attgan":
+        try:
+            return attgan_crop(img, size)
+        except DataError as exc:
+            raise DataError(f"{job.path}: {exc}") from None
+    return resize(center_crop(img, ALIGNED_CROP), size)
+
+
+def decode_wild(job: Job, size: int, margin: float, min_size: int) -> np.ndarray:
     img = load_checked(job.path, min_size)
     box = job.extra
     if box is None:
@@ -166,7 +218,8 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
         release = "aligned" if (root / "img_align_celeba").is_dir() else "wild"
     folder = root / ("img_align_celeba" if release == "aligned" else "img_celeba")
     if not folder.is_dir():
-        raise DataError(f"{folder}: missing; CelebA images go in img_align_celeba/ (aligned) or img_celeba/ (in the wild)")
+        raise DataError(f"{folder}: missing; CelebA images go in "
+                        "img_align_celeba/ (aligned) or img_celeba/ (in the wild)")
     names, rows, bad = read_attr_file(attr_path, req.strict)
     wanted = req.attributes or (tuple(names) if req.preset == "all" else PRESETS[req.preset])
     missing = [a for a in wanted if a not in names]
@@ -185,10 +238,12 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
         test = [partition.get(f, -1) == 2 for f, _ in rows]
         unknown = [f for f, _ in rows if f not in partition]
         if unknown:
-            bad.append(("list_eval_partition.txt", f"{len(unknown)} images have no partition (put in train), e.g. {unknown[0]}"))
+            bad.append(("list_eval_partition.txt", f"{len(unknown)} images have no partition (put in train), "
+                                                   f"e.g. {unknown[0]}"))
     else:
         test = list(split_test(len(rows), req.test_count, req.seed))
-    boxes = read_bboxes(root / "list_bbox_celeba.txt") if release == "wild" and (root / "list_bbox_celeba.txt").is_file() else {}
+    bbox_file = root / "list_bbox_celeba.txt"
+    boxes = read_bboxes(bbox_file) if release == "wild" and bbox_file.is_file() else {}
     notes = []
     if release == "wild":
         notes.append("in-the-wild release: " + ("cropped around list_bbox_celeba.txt boxes" if boxes
@@ -201,17 +256,18 @@ def prepare_celeba(req: CelebARequest, progress: OptionalProgress = None) -> Pre
                      "(missing or malformed) and were not used, "
                      f"e.g. {unlabelled[0]}")
     jobs = [Job("test" if t else "train", str(folder / f), f, labels=tuple(v[c] for c in cols), extra=boxes.get(f))
-            for (f, v), t in zip(rows, test)]
+            for (f, v), t in zip(rows, test, strict=True)]
     out = output_path(req.out, f"celeba-{req.size}.h5")
     check_output(out, req.force)
     params = {"root": str(root), "release": release, "size": req.size, "split": req.split,
               "test_count": req.test_count if req.split == "random" else None, "seed": req.seed, "limit": req.limit,
-              "crop": ALIGNED_CROP if release == "aligned" else f"box+{req.margin}"}
+              "crop": (("attgan 170@(26,3) bicubic" if req.aligned_crop == "attgan" else ALIGNED_CROP)
+                       if release == "aligned" else f"box+{req.margin}")}
     writer = StoreWriter(out, image_size=(req.size, req.size), attributes=wanted, producer="i2i prepare celeba",
                          parameters=params, force=req.force, compression=req.compression)
     skipped = list(bad)
     if release == "aligned":
-        decode = partial(decode_aligned, size=req.size, min_size=req.min_size)
+        decode = partial(decode_aligned, size=req.size, min_size=req.min_size, crop=req.aligned_crop)
     else:
         decode = partial(decode_wild, size=req.size, margin=req.margin, min_size=req.min_size)
     try:

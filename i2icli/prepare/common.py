@@ -17,8 +17,9 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ class _Caller:
         return _call(self.decode, job)
 
 
-def _pool_context():
+def _pool_context() -> BaseContext:
     # fork is fastest and keeps imported modules; elsewhere (macOS, Windows) spawn
     return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
@@ -114,6 +115,7 @@ def run_jobs(jobs: Sequence[Job], decode: Callable[[Job], Any], writer: StoreWri
     total = len(jobs)
     report(progress, description, 0, total)
     caller = _Caller(decode)
+    results: Iterator[tuple[str, Any]]
     if workers > 1 and total > 1:
         pool = _pool_context().Pool(workers)
         results = pool.imap(caller, jobs, chunksize=max(1, min(64, total // (workers * 8) or 1)))
@@ -121,7 +123,7 @@ def run_jobs(jobs: Sequence[Job], decode: Callable[[Job], Any], writer: StoreWri
         pool = None
         results = map(caller, jobs)
     try:
-        for done, (job, (status, payload)) in enumerate(zip(jobs, results), 1):
+        for done, (job, (status, payload)) in enumerate(zip(jobs, results, strict=True), 1):
             if status == "skip":
                 if strict:
                     raise DataError(f"{payload} (--strict stops at the first bad input)")
@@ -155,7 +157,8 @@ def finish(writer: StoreWriter, skipped: list[tuple[str, str]], started: float, 
         writer.abort()
         reasons = Counter(r for _, r in skipped).most_common(3)
         why = "; ".join(f"{n}x {r}" for r, n in reasons)
-        raise DataError(f"{writer.path}: no usable images found" + (f" ({len(skipped)} skipped: {why})" if skipped else ""))
+        detail = f" ({len(skipped)} skipped: {why})" if skipped else ""
+        raise DataError(f"{writer.path}: no usable images found{detail}")
     path = writer.commit()
     store = open_store(path)
     written: dict[str, int] = {}

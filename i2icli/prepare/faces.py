@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -45,8 +45,16 @@ from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import resize
 from i2icli.errors import DataError
 from i2icli.images import list_images
-from i2icli.prepare.common import (Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs,
-                                   split_test)
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
 
@@ -61,7 +69,7 @@ _PASSES = 3
 _RELATIVE = 0.5  # faces smaller than this fraction of the largest one are dropped (mostly false positives)
 
 
-def _cascade():
+def _cascade() -> Any:  # skimage.feature.Cascade
     from skimage import data
     from skimage.feature import Cascade
 
@@ -79,7 +87,7 @@ def mtcnn_available() -> bool:
     return True
 
 
-def _mtcnn():
+def _mtcnn() -> Any:  # facenet_pytorch.MTCNN
     key = (os.getpid(), "mtcnn")
     if key not in _DETECTORS:
         try:
@@ -110,8 +118,12 @@ def group_boxes(boxes: list[Box], min_neighbors: int, iou: float = 0.3) -> list[
                 break
         else:
             groups.append([b])
-    out = [tuple(float(v) for v in np.mean(g, axis=0)) for g in groups if len(g) >= min_neighbors]
-    return sorted(out, key=lambda b: -b[2] * b[3])  # type: ignore[return-value]
+    out: list[Box] = []
+    for g in groups:
+        if len(g) >= min_neighbors:
+            x, y, w, h = (float(v) for v in np.mean(g, axis=0))
+            out.append((x, y, w, h))
+    return sorted(out, key=lambda b: -b[2] * b[3])
 
 
 def detect_faces(img: np.ndarray, detector: DetectorName = "cascade", min_neighbors: int = 3) -> list[Box]:
@@ -156,7 +168,7 @@ def detect_landmarks(img: np.ndarray) -> list[tuple[Box, np.ndarray]]:
     if boxes is None:
         return []
     out = [((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), np.asarray(pts, np.float64))
-           for (x0, y0, x1, y1), pts in zip(boxes, points)]
+           for (x0, y0, x1, y1), pts in zip(boxes, points, strict=True)]
     return sorted(out, key=lambda f: -f[0][2] * f[0][3])
 
 
@@ -167,7 +179,8 @@ def level_eyes(img: np.ndarray, box: Box, landmarks: np.ndarray) -> np.ndarray:
     (lx, ly), (rx, ry) = landmarks[0], landmarks[1]
     angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))  # > 0: the face leans clockwise (y points down)
     centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
-    rotated = Image.fromarray(img).rotate(angle, resample=Image.BILINEAR, center=centre, fillcolor=(0, 0, 0))
+    rotated = Image.fromarray(img).rotate(angle, resample=Image.Resampling.BILINEAR, center=centre,
+                                          fillcolor=(0, 0, 0))
     return np.asarray(rotated)
 
 
@@ -183,7 +196,7 @@ def crop_box(img: np.ndarray, box: Box, margin: float) -> np.ndarray:
 
 
 def decode_faces(job: Job, size: int, detector: DetectorName, margin: float, multiple: Multiple, min_size: int,
-                 min_neighbors: int, align: bool = False):
+                 min_neighbors: int, align: bool = False) -> list[dict[str, Any]]:
     img = load_checked(job.path, min_size)
     if align:
         found = detect_landmarks(img)
@@ -245,14 +258,14 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
         files = list_images(folder, recursive=True)
         test = split_test(len(files), req.test_count, req.seed + d)
         jobs += [Job("test" if t else "train", str(p), str(p.relative_to(folder.parent)), domain=d)
-                 for p, t in zip(files, test)]
+                 for p, t in zip(files, test, strict=True)]
     if not jobs:
         raise DataError(f"no image files in {', '.join(str(f) for f in req.folders)}")
     out = output_path(req.out, f"{names[0]}-faces.h5")
     check_output(out, req.force)
     params = {"folders": [str(f) for f in req.folders], "size": req.size, "margin": req.margin,
-              "detector": req.detector, "multiple": req.multiple, "min_neighbors": req.min_neighbors, "align": req.align,
-              "test_count": req.test_count, "seed": req.seed}
+              "detector": req.detector, "multiple": req.multiple, "min_neighbors": req.min_neighbors,
+              "align": req.align, "test_count": req.test_count, "seed": req.seed}
     writer = StoreWriter(out, image_size=(req.size, req.size), domains=names, producer="i2i prepare faces",
                          parameters=params, force=req.force, compression=req.compression)
     skipped: list[tuple[str, str]] = []

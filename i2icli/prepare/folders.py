@@ -41,7 +41,7 @@ def load_checked(path: str, min_size: int) -> np.ndarray:
     return img
 
 
-def decode_square(job: Job, size: int, crop: Crop, min_size: int):
+def decode_square(job: Job, size: int, crop: Crop, min_size: int) -> np.ndarray:
     """Read, optionally center-crop to a square, resize to ``size`` x ``size``."""
     img = load_checked(job.path, min_size)
     if crop == "center":
@@ -80,7 +80,8 @@ def _prepare(root: Path, out: Path, layout: dict[tuple[str, int], Path], domains
         for p in _images(folder, notes):
             jobs.append(Job(split, str(p), str(p.relative_to(root)), domain=d))
     if not jobs:
-        raise DataError(f"{root}: no image files found in {', '.join(str(f.relative_to(root)) for f in layout.values())}")
+        raise DataError(f"{root}: no image files found in "
+                        f"{', '.join(str(f.relative_to(root)) for f in layout.values())}")
     check_output(out, req.force)
     params = {"root": str(root), "size": req.size, "crop": req.crop, "min_size": req.min_size}
     writer = StoreWriter(out, image_size=(req.size, req.size), domains=domains, producer=producer, parameters=params,
@@ -100,7 +101,8 @@ def _rename(found: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...]:
     if not wanted:
         return found
     if len(wanted) != len(found) or len(set(wanted)) != len(wanted):
-        raise DataError(f"--domains needs {len(found)} distinct names (for {', '.join(found)}), got {', '.join(wanted)}")
+        raise DataError(f"--domains needs {len(found)} distinct names (for {', '.join(found)}), "
+                        f"got {', '.join(wanted)}")
     return wanted
 
 

@@ -46,7 +46,16 @@ from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import resize, square_resize
 from i2icli.errors import DataError
 from i2icli.images import list_images
-from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs, split_test
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    split_test,
+)
 from i2icli.prepare.folders import load_checked
 from i2icli.progress import OptionalProgress
 
@@ -115,7 +124,8 @@ def foreground_white(img: np.ndarray, threshold: int = 240) -> np.ndarray:
 
 
 def decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, canny_params: CannyParams,
-                  reverse: bool, min_size: int, fg_mask: str = "none", fg_threshold: int = 240):
+                  reverse: bool, min_size: int, fg_mask: str = "none",
+                  fg_threshold: int = 240) -> dict[str, np.ndarray]:
     item = _decode_sketch(job, size, method, xdog_params, canny_params, reverse, min_size)
     if fg_mask == "white":
         item["masks"] = foreground_white(item["image"], fg_threshold)[None]
@@ -123,7 +133,7 @@ def decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, 
 
 
 def _decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, canny_params: CannyParams,
-                   reverse: bool, min_size: int):
+                   reverse: bool, min_size: int) -> dict[str, np.ndarray]:
     img = load_checked(job.path, min_size)
     if method == "ab":
         h, w = img.shape[:2]
@@ -175,7 +185,8 @@ def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> Pre
     else:
         files = list_images(root, recursive=True)
         test = split_test(len(files), req.test_count, req.seed)
-        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root))) for p, t in zip(files, test)]
+        jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root)))
+                for p, t in zip(files, test, strict=True)]
     if not jobs:
         raise DataError(f"{root}: no image files found")
     out = output_path(req.out, f"{root.name}-{req.method}.h5")

@@ -207,7 +207,7 @@ def prepare_anime(req: AnimeRequest, progress: OptionalProgress = None) -> Prepa
                     done += m
                     report(progress, "synthetic anime", done, total)
         t = req.test_count
-        for d, style in enumerate(FA.STYLES):
+        for d in range(len(FA.STYLES)):
             if not t:
                 break
             other = FA.STYLES[1 - d]

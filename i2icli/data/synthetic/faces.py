@@ -135,6 +135,7 @@ def with_groups(p: Params, exemplar: Params, groups: np.ndarray) -> Params:
 
 
 Window = tuple[slice, slice]
+Coord = float | np.ndarray  # one value, or one per face (n,)
 
 
 Layer = tuple[np.ndarray, Window, tuple[str, ...]]
@@ -168,14 +169,14 @@ class _Canvas:
         self.layers: list[Layer] = []
         self.potential_layers: list[Layer] | None = [] if potential else None
 
-    def window(self, cx, cy, rx, ry) -> Window:
+    def window(self, cx: Coord, cy: Coord, rx: Coord, ry: Coord) -> Window:
         """Pixel window covering every row's ellipse (cx, cy, rx, ry) including its anti-aliased edge.
 
         :meth:`ellipse` scales the normalised radius by min(rx, ry), so the soft
         edge of a thin ellipse reaches ``1 + pix / (2 min(rx, ry))`` radii along
         its long axis; the window grows by that factor (and 2 pixels).
         """
-        def span(lo, hi) -> slice:
+        def span(lo: np.ndarray, hi: np.ndarray) -> slice:
             a = int(np.floor((np.min(lo) + 1) / 2 * self.size)) - 2
             b = int(np.ceil((np.max(hi) + 1) / 2 * self.size)) + 2
             return slice(min(max(a, 0), self.size), min(max(b, 0), self.size))
@@ -184,7 +185,8 @@ class _Canvas:
         rx, ry = rx * grow, ry * grow
         return span(cy - ry, cy + ry), span(cx - rx, cx + rx)
 
-    def ellipse(self, cx, cy, rx, ry, win: Window | None = None) -> np.ndarray:
+    def ellipse(self, cx: Coord, cy: Coord, rx: Coord, ry: Coord,
+                win: Window | None = None) -> np.ndarray:
         """Anti-aliased coverage (B, h, w) of axis-aligned ellipses (per-row parameters) inside ``win``."""
         win = win or self.full
         x, y = self.x[win], self.y[win]
@@ -192,7 +194,7 @@ class _Canvas:
         r = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
         return np.clip(0.5 - (r - 1) * np.minimum(rx, ry) / self.pix, 0, 1)
 
-    def below(self, y0, win: Window | None = None) -> np.ndarray:
+    def below(self, y0: Coord, win: Window | None = None) -> np.ndarray:
         """Coverage of the half plane y > y0 inside ``win``."""
         y = self.y[win or self.full]
         return np.clip(0.5 + (y - np.asarray(y0, np.float32).reshape(-1, 1, 1)) / self.pix, 0, 1)
@@ -202,7 +204,7 @@ class _Canvas:
         """Composite one layer; ``potential`` gives its coverage in the potential face when that differs."""
         win = win or self.full
         if self.img is not None:
-            view = self.img[(slice(None), slice(None), *win)]
+            view = self.img[(slice(None), slice(None)) + win]
             # img += alpha * (colour - img), in place
             tmp = np.asarray(colour, np.float32).T.reshape(3, -1, 1, 1) - view
             tmp *= alpha
@@ -233,11 +235,11 @@ def _influence(layers: list[Layer], n: int, size: int) -> dict[str, np.ndarray]:
     lowest = next((i for i, (_, _, tags) in enumerate(layers) if tags), len(layers))
     through = np.ones((n, size, size), np.float32)  # transmittance from the top down
     for alpha, win, tags in reversed(layers[lowest:]):
-        t = through[(slice(None), *win)]
+        t = through[(slice(None),) + win]
         if tags:
             visible = alpha * t
             for name in tags:
-                out[name][(slice(None), *win)] += visible
+                out[name][(slice(None),) + win] += visible
         t *= 1 - alpha
     return out
 
@@ -337,7 +339,7 @@ def _draw(c: _Canvas, p: Params) -> None:
         eye_area = c.ellipse(ex, ey - 0.025, er * 2.0, er * 1.3, w)
         shadow = eye_area * p["makeup"].reshape(-1, 1, 1)
         c.paint(shadow * f32(0.85), p["shadow_rgb"], ("Heavy_Makeup",), w,
-                potential=lambda: eye_area * f32(0.85))  # makeup = 1 (called at once: no late binding)
+                potential=lambda: eye_area * f32(0.85))  # noqa: B023 (makeup = 1; paint calls it at once)
         c.paint(c.ellipse(ex, ey, er * 1.5, er, w), np.full((n, 3), 0.97, f32), win=w)
         c.paint(c.ellipse(ex, ey, er * 0.75, er * 0.75, w), p["iris"], win=w)
     # top hair: a cap over the head cut by the fringe line

@@ -1,0 +1,422 @@
+"""BridgeGAN: learning on synthetic faces and step speed at 128 px (sections "BridgeGAN learning" / "BridgeGAN speed").
+
+``learn``: the claims of the issue, checked against ground truth on
+`i2i prepare synthetic faces` (its ten named attributes, per-attribute masks
+and held-out pairs with the exact translation):
+
+1. prepare a store (or ``--data``), train the attribute classifier on it
+   (recipes/classifier/tiny.toml, same store) and report its held-out accuracy;
+2. for every seed, train the full model and the ablation without the bridge
+   (``lambda_sim = 0``, no interpolated image) with recipes/bridge/tiny.toml;
+3. **label-based**: flip each attribute of each test image (conflicts resolved
+   as the authors do; facial hair only on male faces, as in the data), and
+   report the classifier's accuracy on the flipped attribute and on the kept
+   ones, and the PSNR outside the union of the changed attributes' stored
+   masks (pixels the edit must leave alone);
+4. **reference-based**: every stored test pair, l_t = l_in with the chosen
+   attributes taken from the exemplar; PSNR/SSIM against the truth inside and
+   outside its region; plus the classifier's accuracy on the chosen attributes;
+5. the bridge itself: mean |S_rand - S_ref| on the pairs, and the label-based
+   diversity (mean L1 between outputs for 4 latents).
+
+Targets (the issue): flipped-attribute accuracy >= 90%, kept >= 95%, full model
+ahead of the ablation on reference-based fidelity.  Both test-time Delta scales
+are reported (1.0 and the code's 1.5).
+
+``speed``: one discriminator and one generator update (Adam included) of the
+128 px CelebA configuration (recipes/bridge/celeba.toml, n = 14) on random
+images, FLOPs counted with ``torch.utils.flop_counter``, GFLOP/s beside the
+machine's measured fp32 matmul rate for scale.
+
+    python benchmarks/bench_bridge.py learn [--iterations 20000] [--seeds 0,1,2] [--count 4000] [--size 32]
+    python benchmarks/bench_bridge.py speed [--size 128] [--batch 8] [--repeats 3]
+    (``--write`` replaces the section of docs/BENCHMARKS.md; ``--json`` writes the raw numbers.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import write_section
+
+from i2icli.config import read_recipe, resolve
+from i2icli.data.store import open_store
+from i2icli.data.transforms import resize
+from i2icli.images import to_tensor
+from i2icli.metrics.ssim import ssim_pair
+from i2icli.registry import RECIPES_DIR, config_cls_for, get
+
+# --------------------------------------------------------------------------- learning
+
+
+def prepare(out: Path, count: int, test_count: int, pairs: int, seed: int) -> Path:
+    from i2icli.prepare.synthetic import FacesRequest, prepare_faces
+
+    prepare_faces(FacesRequest(out=out, count=count, test_count=test_count, pairs=pairs, size=64, seed=seed))
+    return out
+
+
+def train_run(model: str, recipe: str, data: Path, out: Path, overrides: list[str], device: str) -> Path:
+    from i2icli.engine import TrainRequest, train
+
+    path = RECIPES_DIR / model / recipe
+    cfg = resolve(read_recipe(path), config_cls_for, str(path), overrides=[f"data.path={data}", *overrides],
+                  model=model)
+    return train(TrainRequest(cfg=cfg, out=out, device=device)).run_dir
+
+
+def _images(store, split: str, idx, size: int, device: str) -> torch.Tensor:
+    return torch.stack([to_tensor(resize(store.image(split, int(i)), size)) for i in idx]).to(device)
+
+
+def _masks(store, idx, size: int) -> np.ndarray:
+    """(B, A, size, size) bool: the stored per-attribute masks, nearest-resized."""
+    out = []
+    for i in idx:
+        m = store.masks("test", int(i))
+        out.append(np.stack([resize(c, size) > 127 for c in m]))
+    return np.stack(out)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    """PSNR (data range 2, images in [-1, 1]) over the pixels ``where`` (H, W) bool; inf when equal."""
+    if not where.any():
+        return float("nan")
+    mse = float(((a - b) ** 2)[:, where].mean())
+    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)
+
+
+def _to_uint8(t: torch.Tensor) -> np.ndarray:
+    return ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def _region_ssim(out: np.ndarray, truth: np.ndarray, region: np.ndarray, where: str) -> float:
+    """SSIM map of :func:`ssim_pair` averaged inside / outside ``region``; nan when that part is empty."""
+    part = region if where == "inside" else ~region
+    if not part.any():
+        return float("nan")
+    return ssim_pair(out, truth, region, where)
+
+
+@torch.no_grad()
+def evaluate(run_dir: Path, classifier_dir: Path, store_path: Path, device: str, scales: tuple[float, ...],
+             max_images: int = 500, batch: int = 50) -> dict[str, float]:
+    from i2icli.models.bridge import resolve_conflicts
+    from i2icli.translate import load_run
+
+    bridge = load_run(run_dir, device=device)
+    clf = load_run(classifier_dir, device=device)
+    fam, size = bridge.family, bridge.image_size
+    names = fam.attributes
+    store = open_store(store_path)
+    cols = [store.attributes.index(n) for n in names]
+    labels = store.labels("test")[:, cols].astype(np.float32)
+    mask_cols = [list(store.mask_names).index(n) for n in names]
+    clf_cols = [clf.family.attributes.index(n) for n in names] if hasattr(clf.family, "attributes") else cols
+    n_test = min(store.count("test"), max_images)
+    res: dict[str, float] = {}
+    g = torch.Generator(device=device).manual_seed(0)
+    for scale in scales:
+        flipped, kept, psnr_out = [], [], []
+        for start in range(0, n_test, batch):
+            idx = np.arange(start, min(n_test, start + batch))
+            x = _images(store, "test", idx, size, device)
+            ls = torch.from_numpy(labels[idx]).to(device)
+            masks = _masks(store, idx, size)[:, mask_cols]
+            for k, name in enumerate(names):
+                lt = ls.clone()
+                lt[:, k] = 1 - lt[:, k]
+                lt, _ = resolve_conflicts(lt, names, [name], explicit=())
+                lat = torch.randn(len(idx), 1, fam.m.latent_dim, generator=g, device=device)
+                y = fam.synthesise(x, ls, lt, latents=lat, delta_scale=scale)
+                pred = (clf.family.predict(y)[:, clf_cols] > 0.5).float()
+                ok = (pred == lt).float()
+                changed = (lt != ls)
+                flipped.append(ok[:, k].cpu())
+                kept.append(ok[~changed].cpu())
+                yn, xn = y.cpu().numpy(), x.cpu().numpy()
+                for b in range(len(idx)):
+                    touched = masks[b, changed[b].cpu().numpy()].any(0)
+                    psnr_out.append(_psnr(yn[b], xn[b], ~touched))
+        res[f"label_acc_flipped@{scale}"] = float(torch.cat(flipped).mean())
+        res[f"label_acc_kept@{scale}"] = float(torch.cat(kept).mean())
+        finite = [p for p in psnr_out if np.isfinite(p)]
+        res[f"label_psnr_outside@{scale}"] = float(np.mean(finite)) if finite else float("inf")
+    pairs = store.pairs("test")
+    if pairs is not None and len(pairs):
+        n_pairs = min(len(pairs), max_images)
+        chosen_all = np.asarray(pairs.chosen, dtype=bool)[:, cols] if pairs.chosen is not None else None
+        stats: dict[str, list[float]] = {k: [] for k in ("psnr_in", "psnr_out", "ssim_in", "ssim_out", "acc", "gap")}
+        for start in range(0, n_pairs, batch):
+            p = np.arange(start, min(n_pairs, start + batch))
+            xi, xe = pairs.input[p], pairs.exemplar[p]
+            x, ref = _images(store, "test", xi, size, device), _images(store, "test", xe, size, device)
+            ls = torch.from_numpy(labels[xi]).to(device)
+            le = torch.from_numpy(labels[xe]).to(device)
+            chosen = torch.from_numpy(chosen_all[p]).to(device) if chosen_all is not None else torch.ones_like(ls,
+                                                                                                                dtype=bool)
+            lt = torch.where(chosen, le, ls)
+            y = fam.synthesise(x, ls, lt, reference=ref, mix=1.0, latents=torch.zeros(len(p), 1, fam.m.latent_dim,
+                                                                                      device=device))
+            pred = (clf.family.predict(y)[:, clf_cols] > 0.5).float()
+            stats["acc"].extend(((pred == lt).float()[chosen]).cpu().tolist())
+            delta = fam.m.test_delta_scale * (lt - ls)
+            s_s = fam.networks["encoder"](x, -delta)
+            lat = torch.randn(len(p), fam.m.latent_dim, generator=g, device=device)
+            s_rand = s_s + fam.networks["mapping"](lat, delta)
+            s_ref = s_s + fam.networks["encoder"](ref, delta)
+            stats["gap"].append(float((s_rand - s_ref).abs().mean()))
+            for b, pi in enumerate(p):
+                truth = to_tensor(resize(store.truth("test", int(pi)), size)).numpy()
+                region = resize(store.region("test", int(pi)), size) > 127
+                yn = y[b].cpu().numpy()
+                stats["psnr_in"].append(_psnr(yn, truth, region))
+                stats["psnr_out"].append(_psnr(yn, truth, ~region))
+                out8, truth8 = _to_uint8(y[b]), _to_uint8(torch.from_numpy(truth))
+                stats["ssim_in"].append(_region_ssim(out8, truth8, region, "inside"))
+                stats["ssim_out"].append(_region_ssim(out8, truth8, region, "outside"))
+        for k, v in stats.items():
+            vals = [a for a in v if np.isfinite(a)]
+            res[f"ref_{k}"] = float(np.mean(vals)) if vals else float("nan")
+    # diversity of label-based outputs over 4 latents (L1, images in [-1, 1])
+    idx = np.arange(min(n_test, batch))
+    x = _images(store, "test", idx, size, device)
+    ls = torch.from_numpy(labels[idx]).to(device)
+    lt = ls.clone()
+    lt[:, 0] = 1 - lt[:, 0]
+    lt, _ = resolve_conflicts(lt, names, [names[0]], explicit=())
+    lat = torch.randn(len(idx), 4, fam.m.latent_dim, generator=g, device=device)
+    ys = fam.synthesise(x, ls, lt, latents=lat).view(len(idx), 4, 3, size, size)
+    res["label_diversity_l1"] = float(sum((ys[:, i] - ys[:, j]).abs().mean() for i in range(4)
+                                          for j in range(i + 1, 4)) / 6)
+    return res
+
+
+@torch.no_grad()
+def classifier_accuracy(classifier_dir: Path, store_path: Path, names: tuple[str, ...], device: str,
+                        max_images: int = 2000) -> float:
+    from i2icli.translate import load_run
+
+    clf = load_run(classifier_dir, device=device)
+    store = open_store(store_path)
+    cols = [store.attributes.index(n) for n in names]
+    n = min(store.count("test"), max_images)
+    ok = []
+    for start in range(0, n, 100):
+        idx = np.arange(start, min(n, start + 100))
+        x = _images(store, "test", idx, clf.image_size, device)
+        pred = (clf.family.predict(x) > 0.5).float().cpu().numpy()[:, cols]
+        ok.append(pred == store.labels("test")[idx][:, cols])
+    return float(np.concatenate(ok).mean())
+
+
+def learn(args: argparse.Namespace) -> dict:
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench_bridge_"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = Path(args.data) if args.data else prepare(work / "faces.h5", args.count, args.test_count, args.pairs, 0)
+    size_over = [f"data.image_size={args.size}", f"data.load_size={args.size}"]
+    t0 = time.perf_counter()
+    clf_dir = train_run("classifier", "tiny.toml", data, work / "classifier",
+                        [*size_over, f"train.iterations={args.classifier_iterations}", "train.checkpoint_every=1000000",
+                         "train.sample_every=1000000"], args.device)
+    names = resolve(read_recipe(RECIPES_DIR / "bridge" / "tiny.toml"), config_cls_for, "tiny", model="bridge"
+                    ).data.attributes
+    out: dict = {"classifier_heldout_acc": classifier_accuracy(clf_dir, data, names, args.device),
+                 "classifier_seconds": time.perf_counter() - t0, "runs": []}
+    variants = {"full": [], "no alignment (lambda_sim=0, no X_int)": ["model.lambda_sim=0.0",
+                                                                      "model.use_interpolation=false"]}
+    if args.latent_variants:
+        variants["R descent"] = ["model.latent_update=\"descent\""]
+        variants["fresh N(0,I)"] = ["model.use_latent_table=false"]
+    for seed in args.seeds:
+        for name, extra in variants.items():
+            t0 = time.perf_counter()
+            run = train_run("bridge", "tiny.toml", data, work / f"{name.split(' ')[0]}-{seed}",
+                            [*size_over, f"train.iterations={args.iterations}", f"train.seed={seed}",
+                             f"train.checkpoint_every={args.iterations}", f"train.sample_every={args.iterations}",
+                             f"train.batch_size={args.batch}", *extra], args.device)
+            secs = time.perf_counter() - t0
+            scores = evaluate(run, clf_dir, data, args.device, (1.0, 1.5), args.max_images)
+            out["runs"].append({"variant": name, "seed": seed, "seconds": secs, **scores})
+            print(json.dumps(out["runs"][-1]), flush=True)
+    return out
+
+
+def learn_table(out: dict) -> str:
+    keys = [("label_acc_flipped@1.5", "flipped acc (x1.5)"), ("label_acc_kept@1.5", "kept acc (x1.5)"),
+            ("label_acc_flipped@1.0", "flipped acc (x1)"), ("label_acc_kept@1.0", "kept acc (x1)"),
+            ("label_psnr_outside@1.5", "label PSNR outside masks"), ("ref_psnr_in", "ref PSNR in"),
+            ("ref_psnr_out", "ref PSNR out"), ("ref_ssim_in", "ref SSIM in"), ("ref_ssim_out", "ref SSIM out"),
+            ("ref_acc", "ref acc (chosen)"), ("ref_gap", "|S_rand - S_ref|"), ("label_diversity_l1", "diversity L1")]
+    variants = list(dict.fromkeys(r["variant"] for r in out["runs"]))
+    lines = ["| variant | seeds | " + " | ".join(t for _, t in keys) + " |",
+             "|---|---|" + "---|" * len(keys)]
+    for v in variants:
+        rs = [r for r in out["runs"] if r["variant"] == v]
+
+        def cell(k: str, rs=rs) -> str:
+            vals = [r[k] for r in rs if k in r and np.isfinite(r[k])]
+            if not vals:
+                return "n/a"
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            return f"{statistics.mean(vals):.3f} ± {sd:.3f}"
+
+        lines.append(f"| {v} | {len(rs)} | " + " | ".join(cell(k) for k, _ in keys) + " |")
+    return (f"Attribute classifier (recipes/classifier/tiny.toml, same store), held-out accuracy: "
+            f"{out['classifier_heldout_acc']:.3f}\n\n" + "\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def _global_flop_counter():
+    """``FlopCounterMode`` without its per-module tracker.
+
+    The tracker's backward hooks refuse ``torch.autograd.grad`` on a leaf,
+    which the gradient penalty and the latent-table step both call; the
+    totals are the same without it.
+    """
+    from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
+
+    class GlobalFlops(FlopCounterMode):
+        def __enter__(self):
+            self.flop_counts.clear()
+            self.mode = _FlopCounterMode(self)
+            self.mode.__enter__()
+            return self
+
+        def __exit__(self, *args):
+            b = self.mode.__exit__(*args)
+            self.mode = None
+            return b
+
+    return GlobalFlops(display=False)
+
+
+def speed(args: argparse.Namespace) -> dict:
+
+    from i2icli.engine.iteration import build_optimizers
+    from i2icli.models.base import Nets
+
+    path = RECIPES_DIR / "bridge" / "celeba.toml"
+    cfg = resolve(read_recipe(path), config_cls_for, str(path), model="bridge",
+                  overrides=[f"data.image_size={args.size}", f"data.load_size={args.size}",
+                             f"train.batch_size={args.batch}"])
+    torch.manual_seed(0)
+    fam = get("bridge").build(cfg)
+    fam.networks.to(args.device).train()
+    n = len(cfg.data.attributes)
+    b = args.batch
+    batch = {"image": torch.rand(b, 3, args.size, args.size, device=args.device) * 2 - 1,
+             "labels": torch.randint(0, 2, (b, n), device=args.device).float(),
+             "index": torch.arange(b, device=args.device)}
+    nets = Nets(fam.networks)
+    opts = build_optimizers(fam)
+
+    def one(phase) -> float:
+        for name, module in fam.networks.items():
+            module.requires_grad_(name in phase.modules)
+        t0 = time.perf_counter()
+        loss, _ = fam.step(phase.name, nets, batch, 0)
+        opts[phase.optimizer_name].zero_grad(set_to_none=True)
+        loss.backward()
+        opts[phase.optimizer_name].step()
+        fam.after_update(phase.name)
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    res: dict = {"size": args.size, "batch": b, "peak_matmul_gflops": matmul_gflops(),
+                 "load_average": os.getloadavg()[0], "cores": os.cpu_count()}
+    for ph in fam.phases:
+        with _global_flop_counter() as fc:
+            one(ph)
+        times = [one(ph) for _ in range(args.repeats)]
+        res[ph.name] = {"seconds": statistics.median(times), "all": times, "gflop": fc.get_total_flops() / 1e9}
+        res[ph.name]["gflops"] = res[ph.name]["gflop"] / res[ph.name]["seconds"]
+    d, g = res["discriminator"], res["generator"]
+    every = fam.phases[1].every
+    res["iteration_seconds"] = d["seconds"] + g["seconds"] / every  # one engine iteration on average
+    return res
+
+
+def speed_table(res: dict) -> str:
+    d, g = res["discriminator"], res["generator"]
+    return (f"{res['size']} px, batch {res['batch']}, n = 14 (recipes/bridge/celeba.toml):\n\n"
+            "| update | s (median) | GFLOP | GFLOP/s |\n|---|---|---|---|\n"
+            f"| discriminator (every iteration) | {d['seconds']:.3f} | {d['gflop']:.1f} | {d['gflops']:.1f} |\n"
+            f"| generator side (every 5th) | {g['seconds']:.3f} | {g['gflop']:.1f} | {g['gflops']:.1f} |\n\n"
+            f"Average engine iteration (one D update + 1/5 G update): {res['iteration_seconds']:.3f} s.\n"
+            f"For scale: fp32 2048x2048 matmul on this machine reaches {res['peak_matmul_gflops']:.0f} GFLOP/s "
+            f"(same threads, same moment).\nLoad average when it started: {res['load_average']:.1f} on "
+            f"{res['cores']} cores: seconds scale with the share of the CPU the run got; the GFLOP/s-to-matmul "
+            "ratio is the portable number.\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    lp = sub.add_parser("learn")
+    lp.add_argument("--iterations", type=int, default=20_000, help="engine iterations per run (G every 5th)")
+    lp.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1, 2])
+    lp.add_argument("--count", type=int, default=4000)
+    lp.add_argument("--test-count", type=int, default=500)
+    lp.add_argument("--pairs", type=int, default=300)
+    lp.add_argument("--size", type=int, default=32)
+    lp.add_argument("--batch", type=int, default=16)
+    lp.add_argument("--classifier-iterations", type=int, default=2000)
+    lp.add_argument("--max-images", type=int, default=500)
+    lp.add_argument("--latent-variants", action="store_true", help="also train R-descent and fresh-N(0,I) variants")
+    lp.add_argument("--data", default=None)
+    lp.add_argument("--work", default=None, help="folder for the store and runs (default: a temporary one)")
+    sp = sub.add_parser("speed")
+    sp.add_argument("--size", type=int, default=128)
+    sp.add_argument("--batch", type=int, default=8)
+    sp.add_argument("--repeats", type=int, default=3)
+    for p in (lp, sp):
+        p.add_argument("--device", default="cpu")
+        p.add_argument("--write", action="store_true", help="replace the section of docs/BENCHMARKS.md")
+        p.add_argument("--json", default=None, help="write the raw numbers here")
+    args = ap.parse_args(argv)
+    if args.device == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.what == "learn":
+        out = learn(args)
+        text = learn_table(out)
+        title = "BridgeGAN learning"
+    else:
+        out = speed(args)
+        text = speed_table(out)
+        title = "BridgeGAN speed"
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    if args.write:
+        write_section(title, text, args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
