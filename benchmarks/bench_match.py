@@ -156,26 +156,29 @@ def speed(args: argparse.Namespace) -> tuple[str, dict]:
         agree = float((r["index"] == base).float().mean())
         fb = f"{100 * float(np.mean(r['fallback'])):.1f} %" if "fallback" in r else "-"
         rows.append(f"| {name} | {1e3 * t:.1f} | {1 / t:.2f} | {1 / (t + vgg_per_pair):.2f} | "
-                    f"{100 * vgg_per_pair / (t + vgg_per_pair):.0f} % | {gflop / t:.1f} ({100 * gflop / t / peak:.0f} %) | "
+                    f"{100 * vgg_per_pair / (t + vgg_per_pair):.0f} % | "
+                    f"{gflop / t:.1f} ({100 * gflop / t / peak:.0f} %) | "
                     f"{100 * agree:.3f} % | {fb} | {mem[name]:.0f} | "
                     f"{r.get('rss_growth_mb', float('nan')):.0f} |")
     sp = results["plain"]["seconds_per_pair"] / results["gram"]["seconds_per_pair"] if "plain" in results else None
-    sp_e2e = ((results["plain"]["seconds_per_pair"] + vgg_per_pair) / (results["gram"]["seconds_per_pair"] + vgg_per_pair)
-              if "plain" in results else None)
+    sp_e2e = ((results["plain"]["seconds_per_pair"] + vgg_per_pair)
+              / (results["gram"]["seconds_per_pair"] + vgg_per_pair) if "plain" in results else None)
     body = (f"{args.pairs} pairs of {args.size} px synthetic patchworks, {args.layer} ({c} x {h} x {w}), k = {k}, "
             f"VGG-19 with random weights (**not ImageNet VGG**; same cost), device {device}, batch {bs} pair(s) "
             f"per matching call, block rows {block_rows}, torch threads {torch.get_num_threads()}.  Measured sgemm "
             f"peak (2048^3, best of the start and the end of the run): {peak:.1f} GFLOP/s.  "
             f"VGG: {1e3 * vgg_per_pair:.0f} ms per pair (two images).\n\n"
             "| method | ms/pair (match) | pairs/s (match) | pairs/s (with VGG) | VGG share | GEMM GFLOP/s (of peak) | "
-            "same argmax as plain | bf16 rows recomputed | largest intermediates (MiB, analytic) | peak RSS growth (MiB) |\n"
+            "same argmax as plain | bf16 rows recomputed | largest intermediates (MiB, analytic) | "
+            "peak RSS growth (MiB) |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n")
     if sp is not None:
         body += (f"Exact Gram path vs plain unfold: **{sp:.2f}x** the pairs/s on matching alone, {sp_e2e:.2f}x end to "
                  f"end with both VGG passes per pair (VGG is then the bound: with features reused, e.g. 100 inputs x "
                  f"20 references, the end-to-end ratio approaches the matching ratio).  ")
     if ref_agree is not None:
-        body += f"Gram argmax equals the float64 unfold reference on {100 * ref_agree:.3f} % of the first pair's cells.  "
+        body += (f"Gram argmax equals the float64 unfold reference on {100 * ref_agree:.3f} % of the first pair's "
+                 "cells.  ")
     body += ("GEMM GFLOP/s counts only the similarity GEMM work (Gram: 2 I J C; plain: 2 I J k^2 C), so the Gram row "
              "shows how far the shifted adds and the argmax keep it from the GEMM peak.  bf16 rows on random-VGG "
              "features: those features are nearly isotropic, so many rows have near-ties and fail the 2.4 % "

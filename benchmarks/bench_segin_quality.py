@@ -152,7 +152,9 @@ def train_and_score(args: argparse.Namespace, store: Path, test: dict, seed: int
 @torch.no_grad()
 def score(fam: SEGIN, test: dict) -> dict:
     fam.networks.eval()
-    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    def to_t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
     x, w = to_t(test["x"]), to_t(test["warp"])
     out = []
     for s in range(0, len(x), 16):
@@ -162,7 +164,7 @@ def score(fam: SEGIN, test: dict) -> dict:
     truth = test["truth"]
     mse = ((pred.astype(np.float64) - truth) ** 2).reshape(len(pred), -1).mean(1)
     psnr = float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
-    ssim = float(np.mean([ssim_pair(a, b) for a, b in zip(pred, truth)]))
+    ssim = float(np.mean([ssim_pair(a, b) for a, b in zip(pred, truth, strict=True)]))
     res = {"psnr": psnr, "ssim": ssim}
     for name, reg in test["regions"].items():
         errs = [np.abs(pred[k][reg[k]].mean(0) - truth[k][reg[k]].astype(np.float64).mean(0)).mean()
@@ -205,7 +207,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store, test = build(args, Path(tmp))
         warp_psnr = float(np.mean([10 * np.log10(255.0 ** 2 / max(1e-10, ((w.astype(np.float64) - t) ** 2).mean()))
-                                   for w, t in zip(test["warp"], test["truth"])]))
+                                   for w, t in zip(test["warp"], test["truth"], strict=True)]))
         results: dict[str, list[dict]] = {}
         for name, extra in variants.items():
             for seed in range(args.seeds):
@@ -223,7 +225,7 @@ def main() -> None:
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean([r['seconds'] for r in runs]):.0f} |")
     seg = results["SEGIN"]
     base = results.get("no warp input", [])
-    wins = sum(a["colour_face"] < b["colour_face"] and a["psnr"] > b["psnr"] for a, b in zip(seg, base))
+    wins = sum(a["colour_face"] < b["colour_face"] and a["psnr"] > b["psnr"] for a, b in zip(seg, base, strict=False))
     body = (f"Synthetic faces at {args.size} px: {args.train} training faces (self pairs, oracle identity match + "
             f"Section III-B perturbations), {args.test} test pairs (x = XDoG of face A, r = face B, truth = A's "
             f"geometry in B's colours, warp from the renderer's face-frame correspondence).  {args.iterations} "
@@ -231,8 +233,9 @@ def main() -> None:
             f"{args.seeds} seeds; "
             + ("L_F off (--no-feat; its VGG-19 would be random here)" if args.no_feat
                else "L_F with a random VGG-19 (**not ImageNet VGG**)")
-            + f".  The test warp itself (used as the output) scores {warp_psnr:.2f} dB PSNR against the truth.\n\n| variant | PSNR (dB) | SSIM | colour error face | hair | rest | s/run |\n"
-            "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            + f".  The test warp itself (used as the output) scores {warp_psnr:.2f} dB PSNR against the truth.\n\n"
+            + "| variant | PSNR (dB) | SSIM | colour error face | hair | rest | s/run |\n"
+            + "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
             + (f"SEGIN beats its no-warp ablation on both PSNR and face colour error in {wins} of {args.seeds} seeds.  "
                if base else "Table II's ablations, as measured.  ")
             +
@@ -244,7 +247,7 @@ def main() -> None:
             if cs:
                 steps = [it for it, _ in cs[0]]
                 means = np.mean([[v for _, v in c] for c in cs], axis=0)
-                body += f"- {name}: " + ", ".join(f"{it}: {v:.2f}" for it, v in zip(steps, means)) + "\n"
+                body += f"- {name}: " + ", ".join(f"{it}: {v:.2f}" for it, v in zip(steps, means, strict=True)) + "\n"
     print(body)
     if not args.no_write:
         write_section("SEGIN quality: " + ("Table II ablations on synthetic faces" if args.ablations_only

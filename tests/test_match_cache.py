@@ -9,7 +9,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from segin_helpers import paired_store
 from typer.testing import CliRunner
 
 from i2icli.cli.main import app
@@ -18,6 +17,7 @@ from i2icli.errors import DataError
 from i2icli.match.cache import WarpCache, partial_path
 from i2icli.match.features import FeatureSpec, Matcher
 from i2icli.prepare.match import MatchRequest, expected_key, prepare_match, rebuild_command, select_pairs
+from segin_helpers import paired_store
 
 torch.set_num_threads(1)
 
@@ -73,7 +73,8 @@ def test_mismatch_names_fields_and_rebuild_command(store: Path, tmp_path: Path) 
     for field, kw in other.items():
         args = {"spec": FeatureSpec("random", "relu3_2", 0), "patch": 3, "precision": "fp32",
                 "input_field": "sources"} | kw
-        exp = expected_key(s, "train", "self", inp, ex, args["spec"], args["patch"], args["precision"], args["input_field"])
+        exp = expected_key(s, "train", "self", inp, ex, args["spec"], args["patch"], args["precision"],
+                           args["input_field"])
         with pytest.raises(DataError, match=rf"\b{field}: cache"):
             WarpCache(out, expected=exp)
     with pytest.raises(DataError, match="pairs_sha256"):

@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from family_driver import drive
-from segin_helpers import paired_store
 from torch.utils.data import default_collate
 from typer.testing import CliRunner
 
+from family_driver import drive
 from i2icli.cli.main import app
 from i2icli.config import read_recipe, resolve
 from i2icli.data.keyed import images_to_float, keyed_rng
@@ -23,6 +22,7 @@ from i2icli.nn.nonlocal_block import NonLocalBlock
 from i2icli.nn.spectral import SpectralNormConv2d
 from i2icli.prepare.match import MatchRequest, prepare_match
 from i2icli.registry import RECIPES_DIR, config_cls_for, get
+from segin_helpers import paired_store
 
 torch.set_num_threads(1)
 

@@ -332,10 +332,11 @@ def sketch(
         "--low", help="Canny: low threshold (a quantile if in (0, 1) with --high).")] = None,
     high: Annotated[float | None, typer.Option("--high", help="Canny: high threshold.")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="ab: the right half is the sketch.")] = False,
-    fg_mask: Annotated[str, typer.Option("--fg-mask", help="none, or white: store a 'foreground' mask = not the "
-                                                          "near-white region touching the border (SEGIN's y_seg).")] = "none",
-    fg_threshold: Annotated[int, typer.Option("--fg-threshold", min=0, max=255, help="--fg-mask white: min RGB of "
-                                                                                     "'white'.")] = 240,
+    fg_mask: Annotated[str, typer.Option(
+        "--fg-mask", help="none, or white: store a 'foreground' mask = not the near-white region touching the "
+                          "border (SEGIN's y_seg).")] = "none",
+    fg_threshold: Annotated[int, typer.Option(
+        "--fg-threshold", min=0, max=255, help="--fg-mask white: min RGB of 'white'.")] = 240,
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 16,
@@ -367,30 +368,36 @@ def sketch(
 @app.command("match")
 @cli_errors
 def match(
-    store: Annotated[Path, typer.Argument(help="A store written by `i2i prepare` (paired for --input-field sources).")],
+    store: Annotated[Path, typer.Argument(
+        help="A store written by `i2i prepare` (paired for --input-field sources).")],
     split: Annotated[str, typer.Option("--split", help="train or test.")] = "train",
-    pairs: Annotated[str, typer.Option("--pairs", help="self (training: each input with its own target), random, "
-                                                        "store (the store's ground-truth pairs) or file:PAIRS.csv.")] = "self",
+    pairs: Annotated[str, typer.Option(
+        "--pairs", help="self (training: each input with its own target), random, store (the store's ground-truth "
+                        "pairs) or file:PAIRS.csv.")] = "self",
     inputs: Annotated[int, typer.Option("--inputs", min=1, help="random: number of inputs.")] = 100,
     per_input: Annotated[int, typer.Option("--per-input", min=1, help="random: exemplars per input.")] = 20,
     seed: SeedOpt = 0,
     layer: Annotated[str, typer.Option("--layer", help="VGG-19 layer of the match (Eq. 1's Phi).")] = "relu3_2",
     patch: Annotated[int, typer.Option("--patch", help="Patch size k (odd) in feature cells.")] = 3,
-    precision: Annotated[str, typer.Option("--precision", help="fp32 (exact), bf16-certified (bf16 GEMM, certified "
-                                                                "equal to fp32), bf16 (approximate), fp64.")] = "fp32",
-    features: Annotated[str, typer.Option("--features", help="imagenet (needs the VGG-19 file) or random "
-                                                              "(seeded random VGG-19: 'not ImageNet VGG').")] = "imagenet",
+    precision: Annotated[str, typer.Option(
+        "--precision", help="fp32 (exact), bf16-certified (bf16 GEMM, certified equal to fp32), bf16 (approximate), "
+                            "fp64.")] = "fp32",
+    features: Annotated[str, typer.Option(
+        "--features", help="imagenet (needs the VGG-19 file) or random (seeded random VGG-19: "
+                           "'not ImageNet VGG').")] = "imagenet",
     feature_seed: Annotated[int, typer.Option("--feature-seed", help="Seed of --features random.")] = 0,
-    input_field: Annotated[str, typer.Option("--input-field", help="auto (sources if paired, else gray), sources, "
-                                                                    "gray (luma of images) or images.")] = "auto",
-    topk: Annotated[int, typer.Option("--topk", min=0, help="Also store the K best matches (alternatives for the "
-                                                             "random-match perturbation).")] = 0,
+    input_field: Annotated[str, typer.Option(
+        "--input-field", help="auto (sources if paired, else gray), sources, gray (luma of images) or "
+                              "images.")] = "auto",
+    topk: Annotated[int, typer.Option(
+        "--topk", min=0, help="Also store the K best matches (alternatives for the random-match "
+                              "perturbation).")] = 0,
     no_scores: Annotated[bool, typer.Option("--no-scores", help="Do not store the match cosines.")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = "auto",
     batch: Annotated[int, typer.Option("--batch", min=1, help="Pairs per batch (VGG once per distinct image).")] = 8,
-    block_rows: Annotated[Optional[int], typer.Option("--block-rows", min=1, help="Feature rows per matching block "
-                                                                                   "(default: about 8 MiB per block on "
-                                                                                   "CPU, all rows on GPU).")] = None,
+    block_rows: Annotated[int | None, typer.Option(
+        "--block-rows", min=1, help="Feature rows per matching block (default: about 8 MiB per block on CPU, all "
+                                    "rows on GPU).")] = None,
     out: OutOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -460,7 +467,8 @@ def _render_cache_info(data: dict[str, Any]) -> None:
                           f"{data['patch']}x{data['patch']} patches, {k['similarity']}, {data['method']}")
     head.add_row("grid", f"{data['grid'][0]}x{data['grid'][1]} cells of {data['cell']} px "
                          f"({data['image_size'][0]}x{data['image_size'][1]} images)")
-    head.add_row("stored", "index" + (", score" if data["scores"] else "") + (f", top-{data['topk']}" if data["topk"] else ""))
+    stored = "index" + (", score" if data["scores"] else "") + (f", top-{data['topk']}" if data["topk"] else "")
+    head.add_row("stored", stored)
     stats = data["stats"]
     if stats.get("pairs_per_s"):
         head.add_row("speed", f"{stats['pairs_per_s']:.3g} pairs/s on {stats.get('device', '?')}"
@@ -468,8 +476,9 @@ def _render_cache_info(data: dict[str, Any]) -> None:
                                  if stats.get("bf16_fallback_rate") is not None else ""))
     head.add_row("produced by", f"{data['producer']} (i2i {data['package_version']}, {data['created']})")
     head.add_row("key", data["key"][:16] + "...")
-    head.add_row("checksum", data["checksum"] + ("" if "checksum_ok" not in data else
-                                                 ("  [green]verified[/]" if data["checksum_ok"] else "  [red]MISMATCH[/]")))
+    verdict = "" if "checksum_ok" not in data else (
+        "  [green]verified[/]" if data["checksum_ok"] else "  [red]MISMATCH[/]")
+    head.add_row("checksum", data["checksum"] + verdict)
     head.add_row("size", f"{data['size_bytes'] / 1e6:.1f} MB")
     console.print(head)
     if "checksum_ok" in data and not data["checksum_ok"]:

@@ -70,14 +70,17 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _short(v: Any) -> Any:
+    return (v[:12] + "...") if isinstance(v, str) and len(v) > 16 else v
+
+
 def key_differences(cache: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     """``["features.layer: cache relu4_1, expected relu3_2", ...]`` for every differing key field."""
     a, b = _flat(cache), _flat(expected)
     diffs = []
     for k in sorted(set(a) | set(b)):
         if a.get(k) != b.get(k):
-            show = (lambda v: (v[:12] + "...") if isinstance(v, str) and len(v) > 16 else v)
-            diffs.append(f"{k}: cache {show(a.get(k, '(none)'))}, expected {show(b.get(k, '(none)'))}")
+            diffs.append(f"{k}: cache {_short(a.get(k, '(none)'))}, expected {_short(b.get(k, '(none)'))}")
     return diffs
 
 
@@ -96,7 +99,7 @@ class WarpCache:
         import h5py
 
         self.path = Path(path)
-        self._fh = None
+        self._fh: Any = None
         self._pid = -1
         fix = f"; rebuild it with `{rebuild}`" if rebuild else "; rebuild it with `i2i prepare match ...`"
         if not self.path.is_file():
@@ -122,7 +125,8 @@ class WarpCache:
                 self.image_size = tuple(int(v) for v in a["image_size"])
                 self.cell = int(a["cell"])
                 self.patch = int(a["patch"])
-                self.attrs = {k: (v.item() if getattr(v, "size", 0) == 1 and hasattr(v, "item") else v) for k, v in a.items()}
+                self.attrs = {k: (v.item() if getattr(v, "size", 0) == 1 and hasattr(v, "item") else v)
+                              for k, v in a.items()}
                 self.input = f["input"][:].astype(np.int64)
                 self.exemplar = f["exemplar"][:].astype(np.int64)
                 n = len(self.input)
@@ -148,7 +152,7 @@ class WarpCache:
         state["_fh"], state["_pid"] = None, -1
         return state
 
-    def _file(self):
+    def _file(self) -> Any:
         import h5py
 
         if self._fh is None or self._pid != os.getpid():
@@ -208,7 +212,7 @@ class WarpCache:
         return index_checksum(self._file()) == str(self.attrs.get("checksum", ""))
 
 
-def index_checksum(f) -> str:
+def index_checksum(f: Any) -> str:
     h = hashlib.sha256()
     ds = f["index"]
     for start in range(0, ds.shape[0], 1024):

@@ -51,7 +51,7 @@ EPS_BF16 = 3 * 2.0**-8 + 2.0**-12
 
 @dataclass(frozen=True)
 class MatchOutput:
-    """Matched flat indices ``(B, hx, wx)`` (int64), their cosine (float32), optional top-k and the bf16 fallback rate."""
+    """Matched flat indices ``(B, hx, wx)`` (int64), their cosine (float32), optional top-k, bf16 fallback rate."""
 
     index: Tensor
     score: Tensor
@@ -64,7 +64,8 @@ def _check(fx: Tensor, fr: Tensor, patch: int) -> None:
     if fx.dim() != 4 or fr.dim() != 4:
         raise ValueError(f"features must be (B, C, h, w); got {tuple(fx.shape)} and {tuple(fr.shape)}")
     if fx.shape[:2] != fr.shape[:2]:
-        raise ValueError(f"input and exemplar features differ in batch/channels: {tuple(fx.shape)} vs {tuple(fr.shape)}")
+        raise ValueError(f"input and exemplar features differ in batch/channels: {tuple(fx.shape)} vs "
+                         f"{tuple(fr.shape)}")
     if patch < 1 or patch % 2 == 0:
         raise ValueError(f"patch size must be odd and >= 1, got {patch}")
 
@@ -198,8 +199,8 @@ def match_gram(fx: Tensor, fr: Tensor, patch: int = 3, eps: float = EPS, block_r
     fr2 = fr.reshape(bsz, c, hr * wr)
     index = torch.empty(bsz, hx * wx, dtype=torch.long, device=fx.device)
     score = torch.empty(bsz, hx * wx, dtype=torch.float32, device=fx.device)
-    tk_i = torch.empty(bsz, hx * wx, topk, dtype=torch.long, device=fx.device) if topk else None
-    tk_s = torch.empty(bsz, hx * wx, topk, dtype=torch.float32, device=fx.device) if topk else None
+    tk_i = torch.empty(bsz, hx * wx, max(topk, 1), dtype=torch.long, device=fx.device)
+    tk_s = torch.empty(bsz, hx * wx, max(topk, 1), dtype=torch.float32, device=fx.device)
     h = patch // 2
     gbuf = torch.empty(bsz * (min(block_rows, hx) + 2 * h) * wx * hr * wr, dtype=fx.dtype, device=fx.device)
     for a in range(0, hx, block_rows):
@@ -214,9 +215,9 @@ def match_gram(fx: Tensor, fr: Tensor, patch: int = 3, eps: float = EPS, block_r
             tk_i[:, a * wx:b * wx, :i.shape[-1]] = i
             tk_s[:, a * wx:b * wx, :i.shape[-1]] = v * inv_x[:, a * wx:b * wx, None]
     shape = (bsz, hx, wx)
-    if topk:
-        tk_i, tk_s = tk_i.view(*shape, topk), tk_s.view(*shape, topk)
-    return MatchOutput(index.view(shape), score.view(shape), tk_i, tk_s)
+    if not topk:
+        return MatchOutput(index.view(shape), score.view(shape))
+    return MatchOutput(index.view(shape), score.view(shape), tk_i.view(*shape, topk), tk_s.view(*shape, topk))
 
 
 def _padded_rows(f: Tensor, h: int) -> tuple[Tensor, int]:
@@ -234,7 +235,7 @@ def _patch_dots(px: Tensor, pr: Tensor, wpx: int, wpr: int, cells: Tensor, cand:
     iy, ix = cells // wx + h, cells % wx + h
     jy, jx = cand // wr + h, cand % wr + h
     offsets = [(0, 0)] + [(dy, dx) for dy in range(-h, h + 1) for dx in range(-h, h + 1) if (dy, dx) != (0, 0)]
-    out = None
+    out: Tensor | None = None
     c = px.shape[2]
     for dy, dx in offsets:
         xi = ((iy + dy) * wpx + ix + dx)  # (B, n)
@@ -243,6 +244,7 @@ def _patch_dots(px: Tensor, pr: Tensor, wpx: int, wpr: int, cells: Tensor, cand:
         rv = pr.gather(1, ri.flatten(1).unsqueeze(-1).expand(-1, -1, c)).view(*ri.shape, c)  # (B, n, m, C)
         term = torch.einsum("bnc,bnmc->bnm", xv, rv)
         out = term if out is None else out.add_(term)
+    assert out is not None  # offsets always holds (0, 0)
     return out
 
 
@@ -314,13 +316,14 @@ def _rows_fp32(px: Tensor, pr: Tensor, wpx: int, wpr: int, b: int, rows: Tensor,
     iy, ix = rows // wx + h, rows % wx + h
     c = px.shape[2]
     pr_grid = pr[b].view(hr + 2 * h, wpr, c)
-    out = None
+    out: Tensor | None = None
     offsets = [(0, 0)] + [(dy, dx) for dy in range(-h, h + 1) for dx in range(-h, h + 1) if (dy, dx) != (0, 0)]
     for dy, dx in offsets:
         xv = px[b, (iy + dy) * wpx + ix + dx]  # (n, C)
         rv = pr_grid[h + dy:h + dy + hr, h + dx:h + dx + wr].reshape(hr * wr, c)  # shifted exemplar cells
         term = xv @ rv.T
         out = term if out is None else out.add_(term)
+    assert out is not None  # offsets always holds (0, 0)
     return out
 
 

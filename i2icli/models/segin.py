@@ -136,8 +136,12 @@ class SEGINGenerator(nn.Module):
         enc.append(conv_block(widths[-2], widths[-1], 3, 1, 1, norm_layer=bn, activation=relu))
         self.encoder = nn.ModuleList(enc)
         c = widths[-1]
-        res = lambda: ResidualBlock(c, bn, relu, pad_mode="zeros")
-        nl = (lambda: NonLocalBlock(c, norm_layer=bn)) if nonlocal_blocks else res
+        def res() -> nn.Module:
+            return ResidualBlock(c, bn, relu, pad_mode="zeros")
+
+        def nl() -> nn.Module:  # "w/o NL" (Table II): a residual block in its place
+            return NonLocalBlock(c, norm_layer=bn) if nonlocal_blocks else res()
+
         self.bottleneck = nn.Sequential(nl(), res(), nl(), res(), nl())
         # image decoder: level k (from the bottom) concatenates the skip at its resolution, then upsamples
         up, cur = [], c
@@ -176,7 +180,9 @@ class SEGINDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int = 6, ch: int = 64):
         super().__init__()
-        act = lambda: nn.LeakyReLU(0.2)
+        def act() -> nn.Module:
+            return nn.LeakyReLU(0.2)
+
         self.body = nn.Sequential(
             conv_block(in_channels, ch, 4, 2, 1, spectral_norm=True, activation=act),
             conv_block(ch, ch * 2, 4, 2, 1, spectral_norm=True, activation=act),

@@ -203,7 +203,7 @@ def read_input(store: Store, split: str, index: int, input_field: str) -> np.nda
 # --------------------------------------------------------------------------- the job
 
 
-def _open_partial(part: Path, key: str, create: dict[str, Any], notes: list[str]):
+def _open_partial(part: Path, key: str, create: dict[str, Any], notes: list[str]) -> tuple[Any, int]:
     """The partial file to (re)write, resuming when it holds the same key; ``(h5 file, rows done)``."""
     import h5py
 
@@ -313,7 +313,7 @@ def prepare_match(req: MatchRequest, progress: OptionalProgress = None) -> Match
             f["index"][start:end] = res.index.cpu().numpy().astype(f["index"].dtype)
             if req.scores:
                 f["score"][start:end] = res.score.cpu().numpy().astype(np.float16)
-            if req.topk:
+            if res.topk_index is not None and res.topk_score is not None:
                 f["topk"][start:end] = res.topk_index.cpu().numpy().astype(f["topk"].dtype)
                 f["topk_score"][start:end] = res.topk_score.cpu().numpy().astype(np.float16)
             score_sum += float(res.score.double().sum())
@@ -342,5 +342,6 @@ def prepare_match(req: MatchRequest, progress: OptionalProgress = None) -> Match
     finally:
         f.close()
     os.replace(part, out)
-    return MatchResult(out, total, computed, resumed_from, seconds, stats["pairs_per_s"] or 0.0, req.precision,
+    return MatchResult(out, total, computed, resumed_from, seconds, computed / seconds if seconds > 0 else 0.0,
+                       req.precision,
                        spec.label, {**stats, "notes": notes})
