@@ -108,7 +108,7 @@ def _cfg(args: argparse.Namespace, store: Path, seed: int, extra: list[str]):
     over = [f"data.path={str(store)!r}", f"data.image_size={args.size}", f"data.load_size={args.size}",
             "data.num_workers=0", f"train.seed={seed}", f"train.batch_size={args.batch}",
             f"model.channels={args.channels}", f"model.max_channels={8 * args.channels}",
-            f"model.downsamplings={args.downsamplings}", f"model.disc_channels={args.channels}",
+            f"model.n_down={args.n_down}", f"model.disc_channels={args.channels}",
             "model.input_field='sources'", "model.seg_mask='foreground'", "model.oracle_warps=true", *extra]
     if args.no_feat:
         over.append("model.lambda_feat=0")
@@ -176,7 +176,7 @@ def score(fam: SEGIN, test: dict) -> dict:
 VARIANTS = {"SEGIN": [], "no warp input": ["model.warp_input=false"]}
 ABLATIONS = {"w/o GAN": ["model.lambda_gan=0"], "w/o L_recon": ["model.lambda_recon=0"],
              "w/o L_F": ["model.lambda_feat=0"], "w/o L_tv": ["model.lambda_tv=0"],
-             "w/o NL": ["model.nonlocal_blocks=false"], "w/o MT": ["model.multitask=false"]}
+             "w/o NL": ["model.use_nonlocal=false"], "w/o MT": ["model.multitask=false"]}
 
 
 def main() -> None:
@@ -188,7 +188,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=5)
     ap.add_argument("--channels", type=int, default=16)
-    ap.add_argument("--downsamplings", type=int, default=3)
+    ap.add_argument("--n-down", type=int, default=3, help="stride-2 encoder convs (model.n_down)")
     ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--ablations", action="store_true", help="also train Table II's ablations")
     ap.add_argument("--ablations-only", action="store_true",
@@ -229,7 +229,7 @@ def main() -> None:
     body = (f"Synthetic faces at {args.size} px: {args.train} training faces (self pairs, oracle identity match + "
             f"Section III-B perturbations), {args.test} test pairs (x = XDoG of face A, r = face B, truth = A's "
             f"geometry in B's colours, warp from the renderer's face-frame correspondence).  {args.iterations} "
-            f"iterations, batch {args.batch}, channels {args.channels}, {args.downsamplings} downsamplings, "
+            f"iterations, batch {args.batch}, channels {args.channels}, n_down {args.n_down}, "
             f"{args.seeds} seeds; "
             + ("L_F off (--no-feat; its VGG-19 would be random here)" if args.no_feat
                else "L_F with a random VGG-19 (**not ImageNet VGG**)")

@@ -51,14 +51,14 @@ def _batches(ds, n: int, size: int = 2):
 
 
 def test_generator_shapes_and_paper_layout() -> None:
-    g = SEGINGenerator(6, ch=8, max_channels=32, downsamplings=4)
+    g = SEGINGenerator(6, ch=8, max_channels=32, n_down=4)
     with torch.no_grad():
         img, seg = g(torch.randn(2, 6, 64, 64))
     assert img.shape == (2, 3, 64, 64) and seg.shape == (2, 1, 64, 64)
     assert float(img.abs().max()) <= 1 and 0 <= float(seg.min()) and float(seg.max()) <= 1
     assert len(g.encoder) == 6  # "6 combined conv blocks"
     assert sum(isinstance(m, NonLocalBlock) for m in g.bottleneck) == 3
-    no_nl = SEGINGenerator(6, ch=8, max_channels=32, downsamplings=4, nonlocal_blocks=False, multitask=False)
+    no_nl = SEGINGenerator(6, ch=8, max_channels=32, n_down=4, use_nonlocal=False, multitask=False)
     assert not any(isinstance(m, NonLocalBlock) for m in no_nl.modules()) and no_nl.seg is None
     assert any(isinstance(m, torch.nn.Upsample) for m in g.up.modules())
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in g.modules())  # upsample + conv, no deconv
@@ -91,7 +91,7 @@ def test_phases_lrs_sn_and_weights(store: Path, cache: Path) -> None:
 
 
 @pytest.mark.parametrize("ablation", ["model.lambda_gan=0", "model.multitask=false", "model.warp_input=false",
-                                      "model.nonlocal_blocks=false", "model.lambda_feat=0"])
+                                      "model.use_nonlocal=false", "model.lambda_feat=0"])
 def test_ablations_train(store: Path, cache: Path, ablation: str) -> None:
     cfg = _cfg(store, f"model.warp_cache={str(cache)!r}", "model.input_field='sources'",
                "model.seg_mask='foreground'", ablation)

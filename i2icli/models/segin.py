@@ -8,7 +8,7 @@ perturbed (Section III-B1, :mod:`i2icli.match.perturb`) and read from a warp cac
 
 Architecture (Section IV "General settings"; ``shared/specs/segin.md`` Section 2 for the choices):
 
-- ``generator.encoder``: six conv + BN + ReLU blocks E1..E6 - c3s1-ch, then ``downsamplings`` c4s2 convs
+- ``generator.encoder``: six conv + BN + ReLU blocks E1..E6 - c3s1-ch, then ``n_down`` c4s2 convs
   (ch doubled each time, capped at ``max_channels``), then c3s1 - a 16 x 16 bottleneck at 256 px.
 - ``generator.bottleneck``: embedded-Gaussian non-local block (:class:`~i2icli.nn.nonlocal_block.NonLocalBlock`,
   Wang et al., SEGIN Eq. 3-4), a residual block of two 3x3 convs, NL, residual block, NL.
@@ -30,7 +30,7 @@ weight, pix2pix's 1 : 100 ratio to L1), the only reading that gives every term a
 L_recon, L_seg, L_segAtt mean L1; L_F the per-sample *sum* over relu3_2 (otherwise w2 = 5e-6 makes it inert);
 L_tv a mean; L_GAN non-saturating BCE.  L_segAtt multiplies images in [-1, 1] by the maps.
 Table II's ablations: ``lambda_gan = 0`` (no discriminator phase), ``lambda_recon = 0``, ``lambda_feat = 0``,
-``lambda_tv = 0``, ``nonlocal_blocks = false`` (residual blocks only), ``multitask = false`` (no N_s, no
+``lambda_tv = 0``, ``use_nonlocal = false`` (residual blocks only), ``multitask = false`` (no N_s, no
 L_seg/L_segAtt).
 
 Training (Section IV): Adam (0.5, 0.999) [the paper names no optimiser], lr 2e-4 for N and 1.3e-5 for D
@@ -73,8 +73,8 @@ class SEGINConfig:
 
     channels: int = 64
     max_channels: int = 512
-    downsamplings: int = 4  # E2..E5 stride-2 convs: 16 x 16 bottleneck at 256 px
-    nonlocal_blocks: bool = True  # Table II "w/o NL": residual blocks only
+    n_down: int = 4  # E2..E5 stride-2 convs: 16 x 16 bottleneck at 256 px
+    use_nonlocal: bool = True  # Table II "w/o NL": residual blocks only
     multitask: bool = True  # Table II "w/o MT": no segmentation decoder, no L_seg / L_segAtt
     warp_input: bool = True  # false: the "no warp input" (pix2pix-like) ablation
     disc_channels: int = 64
@@ -102,7 +102,7 @@ class SEGINConfig:
     seg_mask: str = "foreground"  # store mask channel of y_seg; "any": union of all channels
 
     def __post_init__(self) -> None:
-        for name in ("channels", "max_channels", "disc_channels", "downsamplings", "match_patch"):
+        for name in ("channels", "max_channels", "disc_channels", "n_down", "match_patch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("lambda_recon", "lambda_feat", "lambda_gan", "lambda_seg", "lambda_seg_att", "lambda_tv"):
@@ -125,13 +125,13 @@ def _widths(ch: int, cap: int, downs: int) -> list[int]:
 class SEGINGenerator(nn.Module):
     """Encoder -> NL/Res bottleneck -> U-Net image decoder (+ segmentation decoder).  See the module docstring."""
 
-    def __init__(self, in_channels: int, ch: int = 64, max_channels: int = 512, downsamplings: int = 4,
-                 nonlocal_blocks: bool = True, multitask: bool = True):
+    def __init__(self, in_channels: int, ch: int = 64, max_channels: int = 512, n_down: int = 4,
+                 use_nonlocal: bool = True, multitask: bool = True):
         super().__init__()
-        widths = _widths(ch, max_channels, downsamplings)
+        widths = _widths(ch, max_channels, n_down)
         bn, relu = nn.BatchNorm2d, nn.ReLU
         enc = [conv_block(in_channels, widths[0], 3, 1, 1, norm_layer=bn, activation=relu)]
-        for i in range(downsamplings):
+        for i in range(n_down):
             enc.append(conv_block(widths[i], widths[i + 1], 4, 2, 1, norm_layer=bn, activation=relu))
         enc.append(conv_block(widths[-2], widths[-1], 3, 1, 1, norm_layer=bn, activation=relu))
         self.encoder = nn.ModuleList(enc)
@@ -140,12 +140,12 @@ class SEGINGenerator(nn.Module):
             return ResidualBlock(c, bn, relu, pad_mode="zeros")
 
         def nl() -> nn.Module:  # "w/o NL" (Table II): a residual block in its place
-            return NonLocalBlock(c, norm_layer=bn) if nonlocal_blocks else res()
+            return NonLocalBlock(c, norm_layer=bn) if use_nonlocal else res()
 
         self.bottleneck = nn.Sequential(nl(), res(), nl(), res(), nl())
         # image decoder: level k (from the bottom) concatenates the skip at its resolution, then upsamples
         up, cur = [], c
-        for i in range(downsamplings, 0, -1):
+        for i in range(n_down, 0, -1):
             skip = widths[i]  # E_(i+1) lives at H / 2^i; the last encoder block shares the bottom level
             up.append(conv_block(cur + skip, widths[i - 1], 3, 1, 1, norm_layer=bn, activation=relu, upsample=2))
             cur = widths[i - 1]
@@ -154,7 +154,7 @@ class SEGINGenerator(nn.Module):
         self.seg = None
         if multitask:
             seg, cur = [], c
-            for i in range(downsamplings, 0, -1):
+            for i in range(n_down, 0, -1):
                 seg.append(conv_block(cur, widths[i - 1], 3, 1, 1, norm_layer=bn, activation=relu, upsample=2))
                 cur = widths[i - 1]
             self.seg = nn.Sequential(*seg, conv_block(cur, 1, 3, 1, 1, activation=nn.Sigmoid))
@@ -203,11 +203,11 @@ class SEGIN(Family):
         m: SEGINConfig = cfg.model_cfg
         self.m = m
         size = cfg.data.image_size
-        if size % (2 ** m.downsamplings):
-            raise ConfigError(f"{cfg.recipe}: [data] image_size = {size} must be divisible by 2**downsamplings = "
-                              f"{2 ** m.downsamplings}")
-        gen = SEGINGenerator(6 if m.warp_input else 3, m.channels, m.max_channels, m.downsamplings,
-                             m.nonlocal_blocks, m.multitask)
+        if size % (2 ** m.n_down):
+            raise ConfigError(f"{cfg.recipe}: [data] image_size = {size} must be divisible by 2**n_down = "
+                              f"{2 ** m.n_down}")
+        gen = SEGINGenerator(6 if m.warp_input else 3, m.channels, m.max_channels, m.n_down,
+                             m.use_nonlocal, m.multitask)
         init_normal_(gen, std=0.02)
         for mod in gen.modules():  # keep the non-local blocks' zero-initialised output norm (identity at start)
             if isinstance(mod, NonLocalBlock):
