@@ -183,6 +183,10 @@ def speed(args: argparse.Namespace) -> tuple[str, dict]:
              "shows how far the shifted adds and the argmax keep it from the GEMM peak.  bf16 rows on random-VGG "
              "features: those features are nearly isotropic, so many rows have near-ties and fail the 2.4 % "
              "certificate; the rate on ImageNet features is unmeasured here.\n")
+    if device.type == "cpu":
+        body += ("\nGPU (target >= 300 pairs/s at 256 px on an H100-class GPU): the same code runs batched on CUDA; "
+                 "`python benchmarks/bench_match.py --device cuda --size 256 --pairs 512 --batch 32 --section speed "
+                 "--bf16` times it (not measured yet: no GPU was available when this section was written).\n")
     return body, {k2: {kk: vv for kk, vv in v.items() if kk != "index"} for k2, v in results.items()}
 
 
