@@ -30,6 +30,7 @@ mask at 0.5.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -104,8 +105,11 @@ def scores(out: np.ndarray, truth: np.ndarray, region: np.ndarray, mask: np.ndar
 
 
 def evaluate(run_dir: Path | None, store, pairs: list[int], size: int, device: str,
-             batch: int = 32) -> dict[str, float]:
+             batch: int = 32, mask_stats: str | None = None) -> dict[str, float]:
     loaded = load_run(run_dir, device=device) if run_dir else None
+    if loaded is not None and mask_stats is not None:  # co-segmentation BN statistics at translate time
+        family = loaded.family
+        family.m = dataclasses.replace(family.m, mask_stats=mask_stats)  # type: ignore[attr-defined]
     p = store.pairs("test")
     rows: list[dict[str, float]] = []
     for start in range(0, len(pairs), batch):
@@ -160,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
             run_dir, seconds = train_variant(data, work / ("global" if global_adain else "lomit"), global_adain, args)
             results[name] = (evaluate(run_dir, store, pairs, args.size, args.device), seconds)
             print(name, results[name], flush=True)
+            if not global_adain:  # the same trained run, masks from batch statistics (the public code's choice)
+                batch_name = "LOMIT, masks with batch statistics (public code)"
+                results[batch_name] = (evaluate(run_dir, store, pairs, args.size, args.device, mask_stats="batch"),
+                                       seconds)
+                print(batch_name, results[batch_name], flush=True)
 
     lines = [f"Budget per model: {args.iterations} iterations (critic updates; generator every 5th), batch "
              f"{args.batch}, {args.size} px, recipes/lomit/tiny.toml with the hair-colour attributes "

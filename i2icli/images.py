@@ -15,9 +15,12 @@ Writes are atomic: a temporary file in the same folder, then ``os.replace``.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,13 +42,109 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def list_images(folder: Path, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` (by suffix), sorted by name for determinism."""
+@dataclass(frozen=True)
+class ImageScan:
+    """What :func:`scan_images` found in a folder.
+
+    ``images``: image files to read, sorted.  ``left_out``: entries that look
+    like inputs but cannot be read as one -- each with its reason (a folder
+    named like an image, a broken symlink, a symlink loop, an unlistable
+    folder, a FIFO or device, a hidden image file); callers list them
+    wherever they list inputs that failed.  ``ignored``: entries that are not
+    inputs (files without an image extension; subfolders of a non-recursive
+    scan), with a reason, for a summary note.
+    """
+
+    images: list[Path] = field(default_factory=list)
+    left_out: list[tuple[Path, str]] = field(default_factory=list)
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _why_unresolvable(path: Path, exc: OSError) -> str:
+    """Why ``os.stat`` (following symlinks) failed for ``path``, in words."""
+    if exc.errno == errno.ELOOP:
+        return "symlink loop (the link leads back to itself)"
+    if path.is_symlink() and exc.errno == errno.ENOENT:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"broken symlink (its target {target} does not exist)"
+    return f"cannot read ({exc.strerror or exc})"
+
+
+def scan_images(folder: Path, recursive: bool = False) -> ImageScan:
+    """Image files in ``folder`` (by suffix), and every entry left out with its reason.
+
+    Symlinks to files are followed.  With ``recursive``, subfolders and
+    symlinks to folders are searched; a link back to a folder on the current
+    path is reported as a symlink loop, and a second way into a folder already
+    searched is reported instead of listing its images twice.  Hidden entries
+    (names starting with ``.``) are skipped; hidden *image* files are named in
+    ``left_out`` (e.g. macOS ``._x.png`` resource forks), others silently.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in it if p.is_file() and is_image_path(p) and not p.name.startswith("."))
+    scan = ImageScan()
+    seen: dict[tuple[int, int], Path] = {}
+
+    def walk(d: Path, ancestors: tuple[tuple[int, int], ...]) -> None:
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as exc:
+            scan.left_out.append((d, f"cannot list this folder ({exc.strerror or exc})"))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            image_like = is_image_path(path)
+            if entry.name.startswith("."):
+                if image_like:
+                    scan.left_out.append((path, "hidden file (its name starts with '.'); rename it to include it"))
+                elif recursive and path.is_dir():
+                    scan.ignored.append((path, "a hidden folder (not searched)"))
+                continue
+            try:
+                st = path.stat()  # follows symlinks
+            except OSError as exc:
+                scan.left_out.append((path, _why_unresolvable(path, exc)))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if not recursive:
+                    if image_like:
+                        scan.left_out.append((path, "a folder named like an image file, not an image"))
+                    else:
+                        scan.ignored.append((path, "a subfolder (not searched: this folder is read non-recursively)"))
+                elif key in ancestors:
+                    scan.left_out.append((path, f"symlink loop (leads back to {seen.get(key, folder)})"))
+                elif key in seen:
+                    scan.left_out.append((path, f"the same folder as {seen[key]}, whose images are listed once"))
+                else:
+                    seen[key] = path
+                    walk(path, ancestors + (key,))
+            elif not stat.S_ISREG(st.st_mode):
+                if image_like:
+                    scan.left_out.append((path, "not a regular file (a FIFO, socket or device)"))
+            elif image_like:
+                scan.images.append(path)
+            else:
+                scan.ignored.append((path, "no image file extension"))
+
+    root_st = folder.stat()
+    seen[(root_st.st_dev, root_st.st_ino)] = folder
+    walk(folder, ((root_st.st_dev, root_st.st_ino),))
+    scan.images.sort()
+    return scan
+
+
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by suffix), sorted by name for determinism.
+
+    Callers that report inputs use :func:`scan_images`, which also says what
+    was left out and why.
+    """
+    return scan_images(folder, recursive).images
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -10,7 +10,9 @@ Input images of any size, mode or orientation are read with
 :func:`i2icli.images.load_rgb`, resized so the shorter side equals the model's
 ``data.image_size`` and centre-cropped to a square (the models were trained on
 square crops; U-GAT-IT's full generator needs exactly that size).  Unreadable
-files are reported by name and skipped.
+files, and folder entries that look like inputs but are not readable files (a
+folder named ``x.png``, a broken symlink, a symlink loop), are reported by name
+with their reason and skipped.
 
 Mask controls for exemplar models that return ``mask_input`` (LOMIT):
 
@@ -35,7 +37,7 @@ from i2icli.engine import checkpoint as ckpt
 from i2icli.engine.distributed import resolve_device
 from i2icli.errors import ConfigError, DataError
 from i2icli.guidance import Direction, Guidance, parse_attr, validate
-from i2icli.images import list_images, load_rgb, save_png, to_tensor, to_uint8
+from i2icli.images import load_rgb, save_png, scan_images, to_tensor, to_uint8
 from i2icli.models.base import Family
 from i2icli.progress import OptionalProgress, report
 from i2icli.registry import ModelSpec, get
@@ -147,19 +149,31 @@ class TranslateResult:
     model: str
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    ignored: list[tuple[Path, str]] = field(default_factory=list)  # entries of input folders that are not inputs
 
 
-def _expand(paths: tuple[Path, ...], what: str) -> list[Path]:
+def _expand(paths: tuple[Path, ...], what: str, result: TranslateResult) -> list[Path]:
+    """The image files of ``paths`` (files, or folders read non-recursively).
+
+    Entries of a folder that look like inputs but cannot be read (a folder
+    named ``x.png``, a broken symlink, a symlink loop) go to ``result.failed``
+    with their reason, like unreadable images; other entries to ``result.ignored``.
+    """
     files: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = list_images(p)
-            if not found:
-                raise DataError(f"{p}: no images in this folder ({what})")
-            files.extend(found)
+            scan = scan_images(p)
+            if not scan.images:
+                why = f"; left out: {scan.left_out[0][0].name} ({scan.left_out[0][1]})" if scan.left_out else ""
+                raise DataError(f"{p}: no images in this folder ({what}){why}")
+            files.extend(scan.images)
+            result.failed.extend((q, f"{q}: {why}") for q, why in scan.left_out)
+            result.ignored.extend(scan.ignored)
         elif p.is_file():
             files.append(p)
+        elif p.is_symlink():
+            raise DataError(f"{p}: broken symlink or symlink loop ({what})")
         else:
             raise DataError(f"{p}: no such file or folder ({what})")
     return files
@@ -198,13 +212,13 @@ def translate_images(req: TranslateRequest, progress: OptionalProgress = None) -
                           "mask-predicting models (LOMIT)")
     if req.mask_threshold is not None and not 0.0 <= req.mask_threshold <= 1.0:
         raise ConfigError(f"--mask-threshold {req.mask_threshold}: must lie in [0, 1]")
-    inputs = _expand(req.inputs, "inputs")
-    exemplars = _expand(req.exemplars, "exemplars")
+    result = TranslateResult(run_dir=loaded.run_dir, checkpoint=loaded.checkpoint, model=spec.name)
+    inputs = _expand(req.inputs, "inputs", result)
+    exemplars = _expand(req.exemplars, "exemplars", result)
     jobs = _jobs(req, inputs, exemplars)
     single = len(jobs) == 1
     size = loaded.image_size
     region = _load_mask(req.region, size).to(loaded.device) if req.region else None
-    result = TranslateResult(run_dir=loaded.run_dir, checkpoint=loaded.checkpoint, model=spec.name)
     cache: dict[Path, torch.Tensor | str] = {}
 
     def tensor_of(p: Path) -> torch.Tensor | str:

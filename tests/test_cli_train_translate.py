@@ -51,6 +51,64 @@ def test_train_resume_extends_a_finished_run(toy_run):
     assert saved_config(run).data.path == odd  # --data on resume replaces the saved path, quoting intact
 
 
+
+def test_resume_refuses_a_config_change_that_alters_training(tmp_path):
+    """A resumed run continues the same optimisation: a changed length under a length-dependent lr schedule
+    (or any maths field) is refused naming old -> new; --allow-config-change continues and records it."""
+    recipe = tmp_path / "toy.toml"
+    recipe.write_text('[model]\nname = "toy-gan"\n[data]\nimage_size = 8\nnum_workers = 0\n'
+                      '[train]\niterations = 4\nbatch_size = 2\nlr_schedule = "linear_half"\ncheckpoint_every = 2\n'
+                      'sample_every = 100\n')
+    run = tmp_path / "run"
+    res = runner.invoke(app, ["train", "toy-gan", "--recipe", str(recipe), "--data", "synthetic", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    before = (run / "config.toml").read_text()
+    resume = ["train", "toy-gan", "--out", str(run), "--resume", "auto"]
+    res = runner.invoke(app, resume + ["--set", "train.iterations=6", "--set", "train.lr=0.5"])
+    assert res.exit_code == 2, res.output
+    line = " ".join(res.output.split())  # rich may wrap the one-line error
+    assert "train.iterations 4 -> 6" in line and "train.lr 0.0001 -> 0.5" in line and "--allow-config-change" in line
+    assert "Traceback" not in res.output
+    assert (run / "config.toml").read_text() == before  # refused before touching the run
+    assert not (run / "checkpoints" / "step_00000006").exists()
+    # cadence fields never change an update: free, but named in the plan
+    res = runner.invoke(app, resume + ["--set", "train.log_every=1", "--set", "train.checkpoint_every=1"])
+    assert res.exit_code == 0, res.output
+    assert "train.log_every 10 -> 1" in " ".join(res.output.split())
+    res = runner.invoke(app, resume + ["--set", "train.iterations=6", "--allow-config-change"])
+    assert res.exit_code == 0, res.output
+    assert "train.iterations 4 -> 6" in " ".join(res.output.split())
+    assert (run / "checkpoints" / "step_00000006").is_dir()
+    meta = json.loads((run / "meta-resume-00000004.json").read_text())
+    assert {"field": "train.iterations", "old": 4, "new": 6, "changes_maths": True} in meta["config_changes"]
+
+
+def test_resume_keeps_the_runs_thread_count(tmp_path):
+    """Checkpoints record the CPU thread count; a resume reuses it unless --threads says otherwise (then a note)."""
+    import torch
+
+    recipe = tmp_path / "toy.toml"
+    recipe.write_text('[model]\nname = "toy-gan"\n[data]\nimage_size = 8\nnum_workers = 0\n'
+                      '[train]\niterations = 2\nbatch_size = 2\ncheckpoint_every = 1\nsample_every = 100\n')
+    run = tmp_path / "run"
+    before = torch.get_num_threads()
+    try:
+        res = runner.invoke(app, ["train", "toy-gan", "--recipe", str(recipe), "--data", "synthetic", "--out",
+                                  str(run), "--threads", "2"])
+        assert res.exit_code == 0, res.output
+        assert torch.load(run / "checkpoints" / "step_00000002" / "state.pt", weights_only=True)["threads"] == 2
+        torch.set_num_threads(1)
+        resume = ["train", "toy-gan", "--out", str(run), "--resume", "auto"]
+        res = runner.invoke(app, resume + ["--set", "train.iterations=3"])
+        assert res.exit_code == 0, res.output
+        assert "as the run was trained with" in " ".join(res.output.split())
+        assert json.loads((run / "meta-resume-00000002.json").read_text())["threads"] == 2
+        res = runner.invoke(app, resume + ["--set", "train.iterations=4", "--threads", "1"])
+        assert res.exit_code == 0, res.output
+        assert "will not be bit-identical" in " ".join(res.output.split())
+    finally:
+        torch.set_num_threads(before)
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -107,6 +165,28 @@ def test_translate_folder_with_odd_and_broken_files(toy_run, tmp_path):
         assert f"{stem}.png" in written and f"{stem}_attention.png" in written
         assert Image.open(out / f"{stem}.png").size == (8, 8)
 
+
+def test_translate_names_folder_entries_it_leaves_out(toy_run, tmp_path):
+    """A folder named like an image, a broken symlink and a symlink loop are listed as skipped (exit 1);
+    a text file is named as ignored; the real images are still written."""
+    import os
+
+    root, recipe, run = toy_run
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(src / "ok.png")
+    (src / "dir.png").mkdir()
+    os.symlink(src / "missing.png", src / "dangling.png")
+    os.symlink("loop.jpg", src / "loop.jpg")
+    (src / "notes.txt").write_text("x")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["translate", str(src), "--checkpoint", str(run), "--out", str(out), "--device", "cpu"])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1, res.output
+    assert "dir.png: a folder named like an image" in text
+    assert "dangling.png: broken symlink" in text and "loop.jpg: symlink loop" in text
+    assert "notes.txt: no image file extension" in text and "3 input(s) failed" in text
+    assert sorted(p.name for p in out.iterdir()) == ["ok.png"]
 
 def test_translate_single_image_to_file_and_latest_run(toy_run, tmp_path, monkeypatch):
     root, recipe, run = toy_run

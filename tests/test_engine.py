@@ -71,6 +71,21 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_interrupt_between_two_phases_saves_no_half_updated_checkpoint(tmp_path, monkeypatch):
+    """A second Ctrl-C lands inside an iteration, after the discriminator stepped: saving that state as
+    "step 7" would make a resume redo the discriminator update, so the engine refuses and names the last one."""
+    real_step = toy_family.ToyGAN.step
+
+    def step(self, phase, nets, batch, iteration):
+        if phase == "generator" and iteration == 7:
+            raise KeyboardInterrupt
+        return real_step(self, phase, nets, batch, iteration)
+
+    monkeypatch.setattr(toy_family.ToyGAN, "step", step)
+    with pytest.raises(TrainingError, match=r"interrupted inside iteration 7, .*step_00000004"):
+        train(TrainRequest(cfg=make_cfg(), out=tmp_path / "r"))
+    assert ckpt.latest_checkpoint(tmp_path / "r").name == "step_00000004"
+
 def _load(run: Path):
     from i2icli.translate import load_run
 
@@ -84,10 +99,12 @@ def test_existing_run_needs_resume(tmp_path):
 
 
 def test_nan_loss_stops_with_named_loss_and_keeps_finite_weights(tmp_path):
-    with pytest.raises(TrainingError, match=r"non-finite generator loss .* at iteration 5"):
+    with pytest.raises(TrainingError, match=r"non-finite generator loss .* at iteration 5") as err:
         train(TrainRequest(cfg=make_cfg(nan_at=5), out=tmp_path / "nan"))
     last = ckpt.latest_checkpoint(tmp_path / "nan")
-    assert last.name == "step_00000005"
+    # The discriminator phase of iteration 5 had already stepped: a checkpoint named step 5 would hold half an
+    # iteration (a resume would redo that update), so the error points to the last whole-iteration checkpoint.
+    assert last is not None and last.name != "step_00000005" and str(last) in str(err.value)
     weights = ckpt.network_state(_load(tmp_path / "nan"))
     assert all(torch.isfinite(v).all() for v in weights.values())
 

@@ -501,3 +501,30 @@ def test_cli_translate_with_exemplar_masks_and_region(tmp_path):
     assert np.abs(out[: size // 4] - src[: size // 4]).max() > 10  # inside the region it is translated
     res = runner.invoke(app, ["translate", str(tmp_path / "in.png"), "--checkpoint", str(result.run_dir)])
     assert res.exit_code == 2 and "exemplar" in res.output
+
+
+def test_mask_stats_batch_uses_the_batch_and_leaves_running_averages_alone():
+    torch.manual_seed(0)
+    fam = build(mask_stats="batch")
+    ref = build(mask_stats="running")
+    ref.networks.load_state_dict(fam.networks.state_dict())
+    drive(fam, [random_batch(b=2)], 1)  # running averages move away from their initial values
+    ref.networks.load_state_dict(fam.networks.state_dict())
+    fam.networks.eval()
+    ref.networks.eval()
+    bns = [m for m in fam.networks["cosegmentation"].modules() if isinstance(m, nn.BatchNorm2d)]
+    before = [(bn.running_mean.clone(), bn.running_var.clone()) for bn in bns]
+    b = random_batch(b=2)
+    with torch.no_grad():
+        out = fam.translate(b["x"], Guidance(exemplar=b["y"]))
+        out_ref = ref.translate(b["x"], Guidance(exemplar=b["y"]))
+        for bn, (mean, var) in zip(bns, before, strict=True):
+            assert torch.equal(bn.running_mean, mean) and torch.equal(bn.running_var, var) and not bn.training
+        c = fam.networks["content_encoder"](torch.cat([b["x"], b["y"]]))
+        coseg = fam.networks["cosegmentation"]
+        coseg.train()  # batch statistics, the literal way
+        m = coseg(c, torch.cat([c[2:], c[:2]]))
+        coseg.eval()
+    assert not torch.allclose(out["mask_input"], out_ref["mask_input"])
+    torch.testing.assert_close(out["mask_input"], torch.nn.functional.interpolate(
+        m[:2], size=(32, 32), mode="bilinear", align_corners=False), atol=1e-5, rtol=1e-4)

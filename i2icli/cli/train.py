@@ -51,6 +51,10 @@ GpusOpt = Annotated[str | None, typer.Option(
 ThreadsOpt = Annotated[int | None, typer.Option(
     "--threads", min=1,
     help="CPU threads per process (default: torch's choice; small models often run faster with 1).")]
+AllowChangeOpt = Annotated[bool, typer.Option(
+    "--allow-config-change",
+    help="On resume, continue even if --set/--recipe change fields that alter training (listed and recorded in "
+         "the run's meta).")]
 NprocOpt = Annotated[int, typer.Option(
     "--nproc", min=1, help="Processes on this node (DDP; gloo on CPU). Ignored under torchrun.")]
 
@@ -88,7 +92,8 @@ def _parse_gpus(text: str | None) -> tuple[int, ...]:
 
 
 def run_train(model: str, recipe: Path | None, data: str | None, overrides: list[str], out: Path | None,
-              resume: str | None, gpus: str | None, nproc: int, device: str, threads: int | None = None) -> None:
+              resume: str | None, gpus: str | None, nproc: int, device: str, threads: int | None = None,
+              allow_config_change: bool = False) -> None:
     resume_dir: Path | None = None
     if resume and resume != "auto":
         r = Path(resume)
@@ -104,7 +109,7 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
         cfg = training_config(model, recipe, data, overrides)
     run_dir = run_dir or default_run_dir(cfg)
     req = TrainRequest(cfg=cfg, out=run_dir, resume=resume, device=device, nproc=nproc, gpus=_parse_gpus(gpus),
-                       argv=tuple(["i2i", *sys.argv[1:]]), threads=threads)
+                       argv=tuple(["i2i", *sys.argv[1:]]), threads=threads, allow_config_change=allow_config_change)
     p = plan(req)
     env = torchrun_env()
     if env is not None and env[0] != 0:  # under torchrun only rank 0 talks
@@ -120,6 +125,10 @@ def run_train(model: str, recipe: Path | None, data: str | None, overrides: list
     resuming = f" (resuming {p.resume_from})" if p.resume_from else ""
     table.add_row("iterations", f"{p.start_iteration} -> {p.iterations}{resuming}")
     table.add_row("parameters", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in p.parameters.items()))
+    if p.threads:
+        table.add_row("CPU threads", str(p.threads))
+    for note in p.notes:
+        table.add_row("[yellow]note[/]", note)
     console.print(table)
     with rich_progress() as progress:
         result = train(req, progress=progress)
@@ -143,8 +152,10 @@ def _make_command(spec: registry.ModelSpec) -> Callable[..., None]:
         nproc: NprocOpt = 1,
         device: DeviceOpt = "auto",
         threads: ThreadsOpt = None,
+        allow_config_change: AllowChangeOpt = False,
     ) -> None:
-        run_train(spec.name, recipe, data, list(set_ or []), out, resume, gpus, nproc, device, threads)
+        run_train(spec.name, recipe, data, list(set_ or []), out, resume, gpus, nproc, device, threads,
+                  allow_config_change)
 
     command.__doc__ = (
         f"{spec.summary}\n\n"

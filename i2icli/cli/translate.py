@@ -92,6 +92,8 @@ def translate(
         console.print(f"using the most recent {result.model} run: {result.run_dir}")
     console.print(f"checkpoint {result.checkpoint}")
     console.print(f"[green]wrote {len(result.written)} image(s)[/] to {req.out}")
+    for path, why in result.ignored:
+        err_console.print(f"[dim]ignored[/] {path}: {why}")
     for _path, why in result.failed:
         err_console.print(f"[yellow]skipped[/] {why}")
     if result.failed:

@@ -38,7 +38,8 @@ from i2icli.data.keyed import dataset_image_keys, images_to_float
 from i2icli.engine import checkpoint as ckpt
 from i2icli.engine import distributed as D
 from i2icli.engine.ema import EMA, split_ema
-from i2icli.engine.iteration import build_optimizers, run_iteration, set_lr_factor
+from i2icli.engine.iteration import build_optimizers, due_phases, run_iteration, set_lr_factor
+from i2icli.engine.resume import Change, check_config_change, resume_threads
 from i2icli.engine.sampler import KeyedSampler
 from i2icli.engine.sampling import save_grid
 from i2icli.errors import ConfigError, DataError, I2IError, TrainingError
@@ -59,6 +60,7 @@ class TrainRequest:
     gpus: tuple[int, ...] = ()
     argv: tuple[str, ...] = ()  # the command line, recorded in meta.json
     threads: int | None = None  # CPU intra-op threads per process (None: torch's default, or shared under --nproc)
+    allow_config_change: bool = False  # resume even if the config changes the maths (see engine/resume.py)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class TrainPlan:
     start_iteration: int
     resume_from: Path | None
     parameters: dict[str, int] = field(default_factory=dict)
+    threads: int | None = None  # CPU intra-op threads per process (None: not set by i2i, e.g. under torchrun)
+    config_changes: tuple[Change, ...] = ()  # resume: fields that differ from the run's saved config
+    notes: tuple[str, ...] = ()  # things the user should know (printed with the plan)
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,15 @@ def plan(req: TrainRequest) -> TrainPlan:
         raise TrainingError(f"{req.out} already holds checkpoints; continue it with --resume auto, "
                             "or choose another --out")
     world, backend, device = _world(req)
-    start = int(ckpt.load_state(resume_from)["iteration"]) if resume_from else 0
+    state = ckpt.load_state(resume_from) if resume_from else {}
+    start = int(state.get("iteration", 0))
+    changes = tuple(check_config_change(resume_from, cfg, req.allow_config_change)) if resume_from else ()
+    notes = [f"config change: {c}" + ("" if c.maths else " (does not change the updates)") for c in changes]
+    threads: int | None = None
+    if device == "cpu" and D.torchrun_env() is None:
+        default = req.threads or (torch.get_num_threads() if world == 1 else max(1, (os.cpu_count() or 1) // world))
+        threads, note = resume_threads(state.get("threads"), req.threads, default)
+        notes += [note] if note else []
     torch.manual_seed(t.seed)
     family = spec.build(cfg)
     needed = family.required_weights()
@@ -181,7 +194,8 @@ def plan(req: TrainRequest) -> TrainPlan:
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in family.networks.items()}
     return TrainPlan(run_dir=Path(req.out), device=device, backend=backend or "none", world_size=world,
                      batch_per_process=t.batch_size, effective_batch=t.batch_size * world, lr=t.lr,
-                     iterations=t.iterations, start_iteration=start, resume_from=resume_from, parameters=params)
+                     iterations=t.iterations, start_iteration=start, resume_from=resume_from, parameters=params,
+                     threads=threads, config_changes=changes, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -205,9 +219,13 @@ def train(req: TrainRequest, progress: OptionalProgress = None) -> TrainResult:
             D.destroy()
     _prepare_run_dir(req, p)
     if p.world_size == 1:
-        if req.threads:
-            torch.set_num_threads(req.threads)
-        return _worker(req, D.DistInfo(device=p.device), progress)
+        before = torch.get_num_threads()
+        if p.threads:
+            torch.set_num_threads(p.threads)
+        try:
+            return _worker(req, D.DistInfo(device=p.device), progress)
+        finally:
+            torch.set_num_threads(before)  # a Python caller's process keeps its own setting
     return _spawn(req, p, progress)
 
 
@@ -252,6 +270,8 @@ def _prepare_run_dir(req: TrainRequest, p: TrainPlan) -> None:
         "lr": p.lr,
         "parameters": p.parameters,
         "resumed_from": str(p.resume_from) if p.resume_from else None,
+        "threads": p.threads,
+        "config_changes": [c.to_json() for c in p.config_changes],
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     name = "meta.json" if p.resume_from is None else f"meta-resume-{p.start_iteration:08d}.json"
@@ -272,7 +292,7 @@ def _spawn_entry(rank: int, req: TrainRequest, p: TrainPlan, port: int, queue: A
     device = _rank_device(p.device, req.gpus[rank] if req.gpus else rank) if p.device.startswith("cuda") else p.device
     info = D.DistInfo(rank, p.world_size, rank, p.backend, device)
     if device == "cpu":  # share the cores instead of oversubscribing them (as torchrun's OMP_NUM_THREADS=1 does)
-        torch.set_num_threads(req.threads or max(1, (os.cpu_count() or 1) // p.world_size))
+        torch.set_num_threads(p.threads or req.threads or max(1, (os.cpu_count() or 1) // p.world_size))
     try:
         D.init_process_group(info, f"tcp://127.0.0.1:{port}")
         result = _worker(req, info, _QueueProgress(queue) if rank == 0 else None)
@@ -619,6 +639,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
             "iteration": iteration,
             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
             "rng": {"0": _rng_state(device)},
+            "threads": torch.get_num_threads(),  # CPU results depend on it; a resume reuses it (engine/resume.py)
             "model": cfg.model,
             "format": STATE_FORMAT,
             "i2i_version": __version__,
@@ -642,25 +663,33 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     completed = start
     report(progress, "train", completed, t.iterations)
     stop = _StopFlag()
+    mid_iteration = False
     try:
         for it in range(start, t.iterations):
             batch = _to_device(_next_batch(batches), device, t.channels_last, image_keys)
             factor = lr_factor(t, it)
             set_lr_factor(optimizers, factor)
 
-            def nonfinite(phase: Phase, loss: torch.Tensor, logs: Logs, it: int = it) -> None:
+            def nonfinite(phase: Phase, loss: torch.Tensor, logs: Logs, it: int = it,
+                          before: Path | None = last_ckpt) -> None:
                 bad = [k for k, v in logs.items() if not torch.isfinite(v).all()] or ["loss"]
-                where = save(it) or ckpt_root  # weights before the failing update
+                # The weights before iteration ``it`` exist only if no earlier phase of it has stepped;
+                # otherwise a checkpoint named ``it`` would hold a half-done iteration and a resume would
+                # redo that phase, so point to the last periodic checkpoint instead.
+                first = due_phases(family, it)[0].name == phase.name
+                where = (save(it) if first else before) or ckpt_root
                 raise TrainingError(
                     f"non-finite {phase.name} loss ({', '.join(bad)}) at iteration {it}; "
                     f"the last good weights are in {where}; lower train.lr or enable/disable train.amp and resume")
 
+            mid_iteration = True  # a second Ctrl-C in here interrupts between two phases' updates
             done = run_iteration(family, phase_nets, optimizers, batch, it, autocast,
                                  check_finite=lambda loss: D.all_true(info, bool(torch.isfinite(loss.detach()).all()),
                                                                       device),
                                  on_nonfinite=nonfinite)
             if ema is not None:
                 ema.update(it)
+            mid_iteration = False
             for _, logs in done:
                 for k, v in logs.items():
                     v = v.detach().float()
@@ -691,6 +720,10 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
             if not D.all_true(info, not stop.requested, device) and not last:
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
+        if mid_iteration:  # some phases of iteration `completed` may have stepped: not a resumable state
+            raise TrainingError(f"interrupted inside iteration {completed}, so its weights are half-updated and were "
+                                f"not saved; continue from the last checkpoint ({last_ckpt or 'none yet'}) with "
+                                "--resume auto") from None
         if completed > start:
             where = save(completed)
             raise TrainingError(f"interrupted at iteration {completed}; checkpoint saved in {where}; "

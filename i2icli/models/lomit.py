@@ -112,6 +112,8 @@ every other loss and setting is unchanged (benchmarks/bench_lomit_quality.py).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -172,6 +174,10 @@ class LOMITConfig:
     lambda_r3: float = 0.0001
     global_adain: bool = False  # ablation: masks forced to one (plain AdaIN over the whole image)
     exemplar: Literal["random", "differ"] = "random"
+    # Batch-norm statistics of the co-segmentation network at translate/sample time: "running" (eval mode,
+    # the usual PyTorch convention) or "batch" (statistics of the input + exemplar batch, as the public code
+    # does: it never switches to eval).  See docs/BENCHMARKS.md "LOMIT mask statistics" for the measurement.
+    mask_stats: Literal["running", "batch"] = "running"
 
     def __post_init__(self) -> None:
         for name in ("channels", "style_dim", "mlp_dim", "n_mlp_layers", "disc_channels", "n_disc_layers", "n_critic"):
@@ -356,7 +362,8 @@ class LOMIT(Family):
         b = x.shape[0]
         both = torch.cat([x, exemplar])
         c = nets["content_encoder"](both)
-        m = self._masks(nets, c, _swap(c))
+        with self._mask_statistics():
+            m = self._masks(nets, c, _swap(c))
         if region is not None:
             if region.shape[-2:] != x.shape[-2:] or region.shape[1] != 1:
                 raise ValueError("LOMIT.translate: region must be (B,1,H,W) at the input's size, "
@@ -369,6 +376,24 @@ class LOMIT(Family):
         s_f, s_b = nets["style_encoder"](mask * both, (1 - mask) * both)
         out = nets["decoder"](c[:b], m[:b], s_f[b:], s_b[:b])
         return {"output": out, "mask_input": mask[:b], "mask_exemplar": mask[b:]}
+
+    @contextlib.contextmanager
+    def _mask_statistics(self) -> Iterator[None]:
+        """With ``mask_stats = "batch"`` and the networks in eval mode, the co-segmentation batch norms
+        normalise with the current batch's statistics and leave their running averages untouched."""
+        if self.m.mask_stats != "batch" or "cosegmentation" not in self.networks:
+            yield
+            return
+        norms = [bn for bn in self.networks["cosegmentation"].modules()
+                 if isinstance(bn, nn.modules.batchnorm._BatchNorm) and not bn.training]
+        saved = [(bn.running_mean, bn.running_var) for bn in norms]
+        try:
+            for bn in norms:  # without running buffers, eval-mode batch norm uses the batch's statistics
+                bn.running_mean, bn.running_var = None, None
+            yield
+        finally:
+            for bn, (mean, var) in zip(norms, saved, strict=True):
+                bn.running_mean, bn.running_var = mean, var
 
     def sample(self, batch: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
         r = self.translate(batch["x"], Guidance(exemplar=batch["y"]))

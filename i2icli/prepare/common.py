@@ -27,6 +27,7 @@ import numpy as np
 
 from i2icli.data.store import StoreWriter, open_store
 from i2icli.errors import DataError
+from i2icli.images import IMAGE_SUFFIXES, scan_images
 from i2icli.progress import OptionalProgress, report
 
 
@@ -95,6 +96,40 @@ class _Caller:
 
     def __call__(self, job: Job) -> tuple[str, Any]:
         return _call(self.decode, job)
+
+
+def scan_inputs(folder: Path, *, recursive: bool, base: Path, skipped: list[tuple[str, str]], notes: list[str],
+                strict: bool = False) -> list[Path]:
+    """The image files of ``folder``, with everything left out named in the summary.
+
+    Entries that look like inputs but cannot be one (a folder named ``x.png``,
+    a broken symlink, a symlink loop, ...; see :func:`i2icli.images.scan_images`)
+    go to ``skipped`` as ``(name relative to base, reason)``, like images that
+    fail to decode; ``strict`` makes the first of them fatal.  Entries that are
+    not inputs (files without an image extension, subfolders not searched)
+    become one note per kind, naming the first few.
+    """
+    scan = scan_images(folder, recursive)
+    for path, why in scan.left_out:
+        if strict:
+            raise DataError(f"{path}: {why} (--strict stops at the first bad input)")
+        skipped.append((_relative(path, base), why))
+    by_reason: dict[str, list[Path]] = {}
+    for path, why in scan.ignored:
+        by_reason.setdefault(why, []).append(path)
+    for why, paths in by_reason.items():
+        more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+        shown = ", ".join(_relative(p, base) for p in paths[:5]) + more
+        extra = f" (image extensions: {', '.join(sorted(IMAGE_SUFFIXES))})" if why == "no image file extension" else ""
+        notes.append(f"{folder}: ignored {len(paths)} entr{'y' if len(paths) == 1 else 'ies'}, {why}{extra}: {shown}")
+    return scan.images
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
 
 
 def _pool_context() -> BaseContext:

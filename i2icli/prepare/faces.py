@@ -44,7 +44,6 @@ import numpy as np
 from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import resize
 from i2icli.errors import DataError
-from i2icli.images import list_images
 from i2icli.prepare.common import (
     Job,
     PrepareResult,
@@ -53,6 +52,7 @@ from i2icli.prepare.common import (
     finish,
     output_path,
     run_jobs,
+    scan_inputs,
     split_test,
 )
 from i2icli.prepare.folders import load_checked
@@ -253,9 +253,12 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
     if req.detector == "mtcnn" and not mtcnn_available():  # fail early, not once per photo; the model itself
         _mtcnn()  # is built inside each worker (never in the parent before a fork)
     jobs: list[Job] = []
+    skipped: list[tuple[str, str]] = []
+    notes: list[str] = []
     for d, folder in enumerate(req.folders):
         folder = Path(folder)
-        files = list_images(folder, recursive=True)
+        files = scan_inputs(folder, recursive=True, base=folder.parent, skipped=skipped, notes=notes,
+                            strict=req.strict)
         test = split_test(len(files), req.test_count, req.seed + d)
         jobs += [Job("test" if t else "train", str(p), str(p.relative_to(folder.parent)), domain=d)
                  for p, t in zip(files, test, strict=True)]
@@ -268,8 +271,6 @@ def prepare_faces(req: FacesRequest, progress: OptionalProgress = None) -> Prepa
               "align": req.align, "test_count": req.test_count, "seed": req.seed}
     writer = StoreWriter(out, image_size=(req.size, req.size), domains=names, producer="i2i prepare faces",
                          parameters=params, force=req.force, compression=req.compression)
-    skipped: list[tuple[str, str]] = []
-    notes: list[str] = []
     decode = partial(decode_faces, size=req.size, detector=req.detector, margin=req.margin, multiple=req.multiple,
                      min_size=req.min_size, min_neighbors=req.min_neighbors, align=req.align)
     try:

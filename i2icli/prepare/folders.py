@@ -25,8 +25,17 @@ import numpy as np
 from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import center_crop, resize
 from i2icli.errors import DataError
-from i2icli.images import IMAGE_SUFFIXES, is_image_path, list_images, load_rgb
-from i2icli.prepare.common import Job, PrepareResult, check_output, default_workers, finish, output_path, run_jobs
+from i2icli.images import load_rgb
+from i2icli.prepare.common import (
+    Job,
+    PrepareResult,
+    check_output,
+    default_workers,
+    finish,
+    output_path,
+    run_jobs,
+    scan_inputs,
+)
 from i2icli.progress import OptionalProgress
 
 Crop = Literal["none", "center"]
@@ -63,30 +72,22 @@ class FolderRequest:
     compression: str | None = None
 
 
-def _images(folder: Path, notes: list[str]) -> list[Path]:
-    files = list_images(folder)
-    others = [p for p in folder.iterdir() if p.is_file() and not is_image_path(p) and not p.name.startswith(".")]
-    if others:
-        notes.append(f"{folder}: ignored {len(others)} file(s) without an image extension "
-                     f"({', '.join(sorted(IMAGE_SUFFIXES))}), e.g. {others[0].name}")
-    return files
-
-
 def _prepare(root: Path, out: Path, layout: dict[tuple[str, int], Path], domains: tuple[str, ...],
              req: FolderRequest, producer: str, progress: OptionalProgress, notes: list[str]) -> PrepareResult:
     started = time.perf_counter()
     jobs: list[Job] = []
+    skipped: list[tuple[str, str]] = []
     for (split, d), folder in sorted(layout.items()):
-        for p in _images(folder, notes):
+        for p in scan_inputs(folder, recursive=False, base=root, skipped=skipped, notes=notes, strict=req.strict):
             jobs.append(Job(split, str(p), str(p.relative_to(root)), domain=d))
     if not jobs:
+        left = f" ({len(skipped)} left out, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise DataError(f"{root}: no image files found in "
-                        f"{', '.join(str(f.relative_to(root)) for f in layout.values())}")
+                        f"{', '.join(str(f.relative_to(root)) for f in layout.values())}{left}")
     check_output(out, req.force)
     params = {"root": str(root), "size": req.size, "crop": req.crop, "min_size": req.min_size}
     writer = StoreWriter(out, image_size=(req.size, req.size), domains=domains, producer=producer, parameters=params,
                          force=req.force, compression=req.compression)
-    skipped: list[tuple[str, str]] = []
     try:
         run_jobs(jobs, partial(decode_square, size=req.size, crop=req.crop, min_size=req.min_size), writer,
                  workers=req.workers, strict=req.strict, progress=progress, description=producer.split()[-1],

@@ -45,7 +45,6 @@ import numpy as np
 from i2icli.data.store import StoreWriter
 from i2icli.data.transforms import resize, square_resize
 from i2icli.errors import DataError
-from i2icli.images import list_images
 from i2icli.prepare.common import (
     Job,
     PrepareResult,
@@ -54,6 +53,7 @@ from i2icli.prepare.common import (
     finish,
     output_path,
     run_jobs,
+    scan_inputs,
     split_test,
 )
 from i2icli.prepare.folders import load_checked
@@ -176,14 +176,17 @@ def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> Pre
     splits = {"train": root / "train"}
     test_dir = next((root / n for n in ("test", "val") if (root / n).is_dir()), None)
     jobs: list[Job] = []
+    skipped: list[tuple[str, str]] = []
+    notes: list[str] = []
+    scan = partial(scan_inputs, recursive=True, base=root, skipped=skipped, notes=notes, strict=req.strict)
     if splits["train"].is_dir():
-        for p in list_images(splits["train"], recursive=True):
+        for p in scan(splits["train"]):
             jobs.append(Job("train", str(p), str(p.relative_to(root))))
         if test_dir is not None:
-            for p in list_images(test_dir, recursive=True):
+            for p in scan(test_dir):
                 jobs.append(Job("test", str(p), str(p.relative_to(root))))
     else:
-        files = list_images(root, recursive=True)
+        files = scan(root)
         test = split_test(len(files), req.test_count, req.seed)
         jobs = [Job("test" if t else "train", str(p), str(p.relative_to(root)))
                 for p, t in zip(files, test, strict=True)]
@@ -204,13 +207,12 @@ def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> Pre
     writer = StoreWriter(out, image_size=(req.size, req.size), paired=True, producer="i2i prepare sketch",
                          parameters=params, force=req.force, compression=req.compression,
                          mask_names=("foreground",) if req.fg_mask != "none" else ())
-    skipped: list[tuple[str, str]] = []
     decode = partial(decode_sketch, size=req.size, method=req.method, xdog_params=req.xdog, canny_params=req.canny,
                      reverse=req.reverse, min_size=req.min_size, fg_mask=req.fg_mask, fg_threshold=req.fg_threshold)
     try:
         run_jobs(jobs, decode, writer, workers=req.workers, strict=req.strict, progress=progress,
-                 description="sketch", skipped=skipped)
+                 description="sketch", skipped=skipped, notes=notes)
     except BaseException:
         writer.abort()
         raise
-    return finish(writer, skipped, started)
+    return finish(writer, skipped, started, notes)
