@@ -22,6 +22,7 @@ app = typer.Typer(
         "  i2i prepare synthetic faces --size 64 --out data/faces.h5\n\n"
         "  i2i prepare unpaired ~/datasets/selfie2anime --out data/selfie2anime.h5\n\n"
         "  i2i prepare celeba --root ~/datasets/celeba --size 128 --out data/celeba128.h5\n\n"
+        "  i2i prepare match data/edges2shoes.h5 --split train --pairs self\n\n"
         "  i2i prepare info data/digits.h5"
     ),
     no_args_is_help=True,
@@ -334,6 +335,11 @@ def sketch(
         "--low", help="Canny: low threshold (a quantile if in (0, 1) with --high).")] = None,
     high: Annotated[float | None, typer.Option("--high", help="Canny: high threshold.")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="ab: the right half is the sketch.")] = False,
+    fg_mask: Annotated[str, typer.Option(
+        "--fg-mask", help="none, or white: store a 'foreground' mask = not the near-white region touching the "
+                          "border (SEGIN's y_seg).")] = "none",
+    fg_threshold: Annotated[int, typer.Option(
+        "--fg-threshold", min=0, max=255, help="--fg-mask white: min RGB of 'white'.")] = 240,
     test_count: TestCountOpt = 0,
     seed: SeedOpt = 0,
     min_size: MinSizeOpt = 16,
@@ -345,7 +351,7 @@ def sketch(
 ) -> None:
     """Paired (sketch, image) data: XDoG or Canny sketches, or pix2pix AB files.
 
-    Example: i2i prepare sketch ~/data/edges2shoes --method ab --out data/edges2shoes.h5
+    Example: i2i prepare sketch ~/data/edges2shoes --method ab --fg-mask white --out data/edges2shoes.h5
     """
     from i2icli.prepare.sketch import CannyParams, SketchRequest, XDoGParams, prepare_sketch
 
@@ -354,8 +360,74 @@ def sketch(
     req = SketchRequest(root=root, out=out, method=method, size=size, xdog=XDoGParams(sigma, k, tau, eps, phi),  # type: ignore[arg-type]
                         canny=CannyParams(canny_sigma, low, high), reverse=reverse, test_count=test_count, seed=seed,
                         min_size=min_size, workers=workers, strict=strict, force=force,
-                        compression="lzf" if lzf else None)
+                        compression="lzf" if lzf else None, fg_mask=fg_mask,  # type: ignore[arg-type]
+                        fg_threshold=fg_threshold)
     _run(prepare_sketch, req, as_json)
+
+
+# --------------------------------------------------------------------------- match
+
+
+@app.command("match")
+@cli_errors
+def match(
+    store: Annotated[Path, typer.Argument(
+        help="A store written by `i2i prepare` (paired for --input-field sources).")],
+    split: Annotated[str, typer.Option("--split", help="train or test.")] = "train",
+    pairs: Annotated[str, typer.Option(
+        "--pairs", help="self (training: each input with its own target), random, store (the store's ground-truth "
+                        "pairs) or file:PAIRS.csv.")] = "self",
+    inputs: Annotated[int, typer.Option("--inputs", min=1, help="random: number of inputs.")] = 100,
+    per_input: Annotated[int, typer.Option("--per-input", min=1, help="random: exemplars per input.")] = 20,
+    seed: SeedOpt = 0,
+    layer: Annotated[str, typer.Option("--layer", help="VGG-19 layer of the match (Eq. 1's Phi).")] = "relu3_2",
+    patch: Annotated[int, typer.Option("--patch", help="Patch size k (odd) in feature cells.")] = 3,
+    precision: Annotated[str, typer.Option(
+        "--precision", help="fp32 (exact), bf16-certified (bf16 GEMM, certified equal to fp32), bf16 (approximate), "
+                            "fp64.")] = "fp32",
+    features: Annotated[str, typer.Option(
+        "--features", help="imagenet (needs the VGG-19 file) or random (seeded random VGG-19: "
+                           "'not ImageNet VGG').")] = "imagenet",
+    feature_seed: Annotated[int, typer.Option("--feature-seed", help="Seed of --features random.")] = 0,
+    input_field: Annotated[str, typer.Option(
+        "--input-field", help="auto (sources if paired, else gray), sources, gray (luma of images) or "
+                              "images.")] = "auto",
+    topk: Annotated[int, typer.Option(
+        "--topk", min=0, help="Also store the K best matches (alternatives for the random-match "
+                              "perturbation).")] = 0,
+    no_scores: Annotated[bool, typer.Option("--no-scores", help="Do not store the match cosines.")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = "auto",
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Pairs per batch (VGG once per distinct image).")] = 8,
+    block_rows: Annotated[int | None, typer.Option(
+        "--block-rows", min=1, help="Feature rows per matching block (default: about 8 MiB per block on CPU, all "
+                                    "rows on GPU).")] = None,
+    out: OutOpt = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Semantic match (SEGIN Eq. 1) of store pairs into a keyed, resumable warp cache (.match.h5).
+
+    Example: i2i prepare match data/edges2shoes.h5 --split train --pairs self --out data/edges2shoes.match.h5
+    """
+    from i2icli.prepare.match import MatchRequest, prepare_match
+
+    req = MatchRequest(store=store, split=split, pairs=pairs, inputs=inputs, per_input=per_input, seed=seed,
+                       layer=layer, patch=patch, precision=precision, features=features, feature_seed=feature_seed,
+                       input_field=input_field, topk=topk, scores=not no_scores, device=device, batch=batch,
+                       block_rows=block_rows, out=out, force=force)
+    with rich_progress(transient=True) as progress:
+        result = prepare_match(req, progress=progress)
+    if as_json:
+        console.print_json(json.dumps(result.to_json()))
+        return
+    console.print(f"wrote {result.out}: {result.pairs} pairs ({result.computed} computed"
+                  + (f", resumed at {result.resumed_from}" if result.resumed_from else "")
+                  + f") in {result.seconds:.1f} s ({result.pairs_per_s:.3g} pairs/s), {result.method}, "
+                  f"features: {result.feature_label}", highlight=False)
+    if result.stats.get("bf16_fallback_rate") is not None:
+        console.print(f"bf16 rows recomputed in fp32: {100 * result.stats['bf16_fallback_rate']:.2f}%")
+    for note in result.stats.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 # --------------------------------------------------------------------------- info
@@ -369,13 +441,52 @@ def info(
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per split and domain/attribute, image size and provenance of a store."""
-    from i2icli.prepare.info import store_info
+    from i2icli.match.cache import is_warp_cache
+    from i2icli.prepare.info import cache_info, store_info
 
+    if is_warp_cache(path):
+        data = cache_info(path, verify=verify)
+        if as_json:
+            console.print_json(json.dumps(data))
+            return
+        _render_cache_info(data)
+        return
     data = store_info(path, verify=verify)
     if as_json:
         console.print_json(json.dumps(data))
         return
     _render_info(data)
+
+
+def _render_cache_info(data: dict[str, Any]) -> None:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    k = data["key_fields"]
+    head.add_row("file", data["path"] + "  (warp cache, schema " + str(data["schema_version"]) + ")")
+    head.add_row("store", f"{data['store']}  ({k['store_checksum'][:19]}...)")
+    head.add_row("pairs", f"{data['pairs']} ({k['split']}, {k['pairing']}), input field {k['input_field']}")
+    head.add_row("match", f"{k['features']['net']} {k['features']['layer']} ({data['feature_label']}), "
+                          f"{data['patch']}x{data['patch']} patches, {k['similarity']}, {data['method']}")
+    head.add_row("grid", f"{data['grid'][0]}x{data['grid'][1]} cells of {data['cell']} px "
+                         f"({data['image_size'][0]}x{data['image_size'][1]} images)")
+    stored = "index" + (", score" if data["scores"] else "") + (f", top-{data['topk']}" if data["topk"] else "")
+    head.add_row("stored", stored)
+    stats = data["stats"]
+    if stats.get("pairs_per_s"):
+        head.add_row("speed", f"{stats['pairs_per_s']:.3g} pairs/s on {stats.get('device', '?')}"
+                              + (f", bf16 fallback {100 * stats['bf16_fallback_rate']:.2f}%"
+                                 if stats.get("bf16_fallback_rate") is not None else ""))
+    head.add_row("produced by", f"{data['producer']} (i2i {data['package_version']}, {data['created']})")
+    head.add_row("key", data["key"][:16] + "...")
+    verdict = "" if "checksum_ok" not in data else (
+        "  [green]verified[/]" if data["checksum_ok"] else "  [red]MISMATCH[/]")
+    head.add_row("checksum", data["checksum"] + verdict)
+    head.add_row("size", f"{data['size_bytes'] / 1e6:.1f} MB")
+    console.print(head)
+    if "checksum_ok" in data and not data["checksum_ok"]:
+        err_console.print("[red]error:[/] the cache does not match its checksum: the file was modified or damaged")
+        raise typer.Exit(1)
 
 
 def _render_info(data: dict[str, Any]) -> None:

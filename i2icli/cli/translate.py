@@ -43,8 +43,9 @@ def translate(
     pairing: Annotated[str, typer.Option(
         "--pairing", help="With folders of inputs and exemplars: all (every pair) or zip (i-th with i-th).")] = "all",
     save_maps: Annotated[bool, typer.Option(
-        "--save-attention", "--save-masks",
-        help="Also write attention maps / masks as PNGs next to each output.")] = False,
+        "--save-attention", "--save-masks", "--save-warp",
+        help="Also write attention maps / masks / auxiliary images (SEGIN: the warped exemplar, NAME_warp.png) "
+             "as PNGs next to each output.")] = False,
     mask_threshold: Annotated[float | None, typer.Option(
         "--mask-threshold", help="Binarise the input mask at this value in [0, 1].")] = None,
     region: Annotated[Path | None, typer.Option(

@@ -22,3 +22,18 @@ def lsgan_d_loss(real: Tensor, fake: Tensor) -> Tensor:
 def lsgan_g_loss(fake: Tensor) -> Tensor:
     """Generator side of Eq. 2 / Eq. 6: mean((D(G(x)) - 1)^2)."""
     return (fake - 1.0).square().mean()
+
+
+def bce_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """Non-saturating GAN, discriminator side (SEGIN Eq. 7): BCE(D(x, y), 1) + BCE(D(x, y_hat), 0), mean over logits."""
+    import torch.nn.functional as F
+
+    return (F.binary_cross_entropy_with_logits(real, real.new_ones(()).expand_as(real))
+            + F.binary_cross_entropy_with_logits(fake, fake.new_zeros(()).expand_as(fake)))
+
+
+def bce_g_loss(fake: Tensor) -> Tensor:
+    """Non-saturating GAN, generator side (SEGIN Eq. 7, Goodfellow et al.'s -log D trick): BCE(D(x, y_hat), 1)."""
+    import torch.nn.functional as F
+
+    return F.binary_cross_entropy_with_logits(fake, fake.new_ones(()).expand_as(fake))

@@ -24,3 +24,11 @@ def cam_bce_loss(source_logits: Tensor, other_logits: Tensor) -> Tensor:
     """
     return (F.binary_cross_entropy_with_logits(source_logits, torch.ones_like(source_logits))
             + F.binary_cross_entropy_with_logits(other_logits, torch.zeros_like(other_logits)))
+
+
+def feature_l1_per_sample(output: Tensor, target: Tensor) -> Tensor:
+    """SEGIN Eq. 6: ||Phi(y_hat) - Phi(y)||_1 summed over (C, h, w) per sample, averaged over the batch.
+
+    The sum (not a mean) is what makes the paper's w2 = 5e-6 a non-trivial weight: at 256 px relu3_2 has
+    256 x 64 x 64 = 1.05 M elements, so 5e-6 x sum ~ 5.2 x mean (shared/specs/segin.md Section 2)."""
+    return (output - target).abs().flatten(1).sum(1).mean()

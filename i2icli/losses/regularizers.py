@@ -55,3 +55,12 @@ def style_contrast(style_a: Tensor, style_b: Tensor) -> Tensor:
 def mask_area(mask: Tensor) -> Tensor:
     """R3 (Eq. 15): the mean mask value (L1 norm per pixel)."""
     return mask.abs().mean()
+
+
+def total_variation(img: Tensor, eps: float = 1e-8) -> Tensor:
+    """Isotropic TV, SEGIN Eq. 8: sum_ij sqrt(|y_{i+1,j} - y_ij|^2 + |y_{i,j+1} - y_ij|^2), as a mean over the
+    (H-1) x (W-1) positions and channels (the paper's sum would dwarf every other term at w6 = 10); ``eps`` keeps
+    the gradient finite on flat regions."""
+    dy = img[:, :, 1:, :-1] - img[:, :, :-1, :-1]
+    dx = img[:, :, :-1, 1:] - img[:, :, :-1, :-1]
+    return (dy.square() + dx.square() + eps).sqrt().mean()

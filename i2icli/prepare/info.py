@@ -17,3 +17,17 @@ def store_info(path: str | Path, verify: bool = False) -> dict[str, Any]:
         if verify:
             info["checksum_ok"] = store.verify()
     return info
+
+
+def cache_info(path: str | Path, verify: bool = False) -> dict[str, Any]:
+    """:meth:`WarpCache.summary` of a warp cache written by ``i2i prepare match``; ``verify`` rechecks ``index``."""
+    from i2icli.match.cache import WarpCache
+
+    cache = WarpCache(path)
+    try:
+        info = cache.summary()
+        if verify:
+            info["checksum_ok"] = cache.verify()
+    finally:
+        cache.close()
+    return info

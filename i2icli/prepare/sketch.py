@@ -25,6 +25,9 @@ width is the same for every source resolution.  SEGIN itself used HED edges
 with sketch simplification for danbooru; those networks need downloaded
 weights, so these two classical operators are the offline choice.
 
+Foreground masks (``fg_mask = "white"``, SEGIN's segmentation target): stored as the mask channel
+``foreground``, see :func:`foreground_white`.
+
 Splits: ``train/`` and ``test/`` (or ``val/``, pix2pix's name) subfolders
 when present, else a random (seeded) ``test_count``.
 """
@@ -103,8 +106,34 @@ def canny(img: np.ndarray, p: CannyParams = CannyParams()) -> np.ndarray:
     return np.repeat(out[..., None], 3, axis=2)
 
 
+def foreground_white(img: np.ndarray, threshold: int = 240) -> np.ndarray:
+    """Foreground of a product photo on white (SEGIN's y_seg, ``--fg-mask white``): (H, W) uint8 in {0, 255}.
+
+    The background is the near-white region (min RGB >= ``threshold``) connected to the image border
+    (4-connectivity); everything else is foreground, so white areas enclosed by the object (holes, highlights,
+    white soles) stay foreground.  edges2shoes/handbags photos sit on white; the paper takes its shoe/bag
+    segmentations from TextureGAN, which is not redistributable, so this is the offline substitute.
+    """
+    from scipy.ndimage import label
+
+    white = img.min(axis=2) >= threshold
+    lab, _ = label(white)
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    background = np.isin(lab, border[border > 0])
+    return np.where(background, 0, 255).astype(np.uint8)
+
+
 def decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, canny_params: CannyParams,
-                  reverse: bool, min_size: int) -> dict[str, np.ndarray]:
+                  reverse: bool, min_size: int, fg_mask: str = "none",
+                  fg_threshold: int = 240) -> dict[str, np.ndarray]:
+    item = _decode_sketch(job, size, method, xdog_params, canny_params, reverse, min_size)
+    if fg_mask == "white":
+        item["masks"] = foreground_white(item["image"], fg_threshold)[None]
+    return item
+
+
+def _decode_sketch(job: Job, size: int, method: Method, xdog_params: XDoGParams, canny_params: CannyParams,
+                   reverse: bool, min_size: int) -> dict[str, np.ndarray]:
     img = load_checked(job.path, min_size)
     if method == "ab":
         h, w = img.shape[:2]
@@ -135,6 +164,8 @@ class SketchRequest:
     strict: bool = False
     force: bool = False
     compression: str | None = None
+    fg_mask: Literal["none", "white"] = "none"
+    fg_threshold: int = 240
 
 
 def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> PrepareResult:
@@ -165,14 +196,19 @@ def prepare_sketch(req: SketchRequest, progress: OptionalProgress = None) -> Pre
     check_output(out, req.force)
     params = {"root": str(root), "method": req.method, "size": req.size, "reverse": req.reverse,
               "test_count": req.test_count, "seed": req.seed}
+    if req.fg_mask not in ("none", "white"):
+        raise DataError(f"--fg-mask {req.fg_mask!r}: use none or white")
+    if req.fg_mask != "none":
+        params["fg_mask"], params["fg_threshold"] = req.fg_mask, req.fg_threshold
     if req.method == "xdog":
         params["xdog"] = vars(req.xdog)
     elif req.method == "canny":
         params["canny"] = vars(req.canny)
     writer = StoreWriter(out, image_size=(req.size, req.size), paired=True, producer="i2i prepare sketch",
-                         parameters=params, force=req.force, compression=req.compression)
+                         parameters=params, force=req.force, compression=req.compression,
+                         mask_names=("foreground",) if req.fg_mask != "none" else ())
     decode = partial(decode_sketch, size=req.size, method=req.method, xdog_params=req.xdog, canny_params=req.canny,
-                     reverse=req.reverse, min_size=req.min_size)
+                     reverse=req.reverse, min_size=req.min_size, fg_mask=req.fg_mask, fg_threshold=req.fg_threshold)
     try:
         run_jobs(jobs, decode, writer, workers=req.workers, strict=req.strict, progress=progress,
                  description="sketch", skipped=skipped, notes=notes)
