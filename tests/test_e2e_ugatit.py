@@ -47,7 +47,10 @@ def test_train_resume_translate(digits, tmp_path):
     changed = [k for k in init if not torch.equal(init[k], trained[k])]
     assert any(k.startswith("gen_ab.") for k in changed) and any(k.startswith("disc_local_b.") for k in changed)
 
-    res = runner.invoke(app, ["train", "ugatit", "--out", str(run), "--resume", "auto", "--set", "train.iterations=14"])
+    args = ["train", "ugatit", "--out", str(run), "--resume", "auto", "--set", "train.iterations=14"]
+    res = runner.invoke(app, args)  # linear_half: a longer run changes the lr schedule, refused unless asked
+    assert res.exit_code == 2 and "train.iterations 12 -> 14" in res.output and "--allow-config-change" in res.output
+    res = runner.invoke(app, [*args, "--allow-config-change"])
     assert res.exit_code == 0, res.output
     assert ckpt.latest_checkpoint(run).name == "step_00000014"
 

@@ -38,7 +38,7 @@ def test_train_resume_and_translate(tmp_path):
     run = tmp_path / "run"
     result = train(TrainRequest(cfg=tiny_cfg(data, "train.iterations=2"), out=run, device="cpu"))
     assert result.iterations == 2
-    result = train(TrainRequest(cfg=tiny_cfg(data), out=run, resume="auto", device="cpu"))
+    result = train(TrainRequest(cfg=tiny_cfg(data), out=run, resume="auto", device="cpu", allow_config_change=True))
     assert result.iterations == 4 and result.checkpoint.name == "step_00000004"
     recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in recs] == [1, 2, 3, 4]

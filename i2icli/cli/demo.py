@@ -65,8 +65,9 @@ def _train(model: str, data: Path, run: Path, iterations: int, threads: int | No
         return
     argv = ("i2i", "train", model, "--recipe", "tiny", "--data", str(data))
     with rich_progress() as progress:
-        result = train(TrainRequest(cfg=cfg, out=run, resume=resume, device="cpu", argv=argv, threads=threads),
-                       progress=progress)
+        # a re-run with a larger --iterations extends the run on purpose (the schedule changes: recorded in meta)
+        result = train(TrainRequest(cfg=cfg, out=run, resume=resume, device="cpu", argv=argv, threads=threads,
+                                    allow_config_change=resume is not None), progress=progress)
     console.print(f"trained {result.iterations} iterations in {result.seconds:.0f}s; "
                   f"metrics {run / 'metrics.jsonl'}, training samples {run / 'samples'}")
 
