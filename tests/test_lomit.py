@@ -22,6 +22,7 @@ from i2icli.nn.discriminators import PatchClassifierDiscriminator
 from i2icli.nn.encoders import ContentEncoder, SharedStyleEncoders
 from i2icli.registry import RECIPES_DIR, config_cls_for, get
 from lomit_helpers import ATTRS, build, drive, random_batch, tiny_cfg, tiny_model, toy_store
+from resume_check import assert_resume_is_exact
 
 
 @pytest.fixture(autouse=True)
@@ -439,33 +440,11 @@ def test_two_process_ddp_training(tmp_path, monkeypatch):
 
 
 def test_interrupted_and_resumed_lomit_run_matches_uninterrupted(tmp_path):
-    import json
 
-    from i2icli.engine import TrainRequest, train
-    from i2icli.errors import TrainingError
-    from i2icli.translate import load_run
 
     store = _faces(tmp_path / "faces.h5", count=16)
     cfg = _engine_cfg(store, 12, "train.batch_size=2", "train.log_every=1", "train.checkpoint_every=100")
-    full, part = tmp_path / "full", tmp_path / "part"
-    train(TrainRequest(cfg=cfg, out=full, device="cpu"))
-
-    def interrupt_at_7(description, completed, total=None, **fields):
-        if completed == 7:
-            raise KeyboardInterrupt
-
-    with pytest.raises(TrainingError, match="interrupted"):
-        train(TrainRequest(cfg=cfg, out=part, device="cpu"), progress=interrupt_at_7)
-    train(TrainRequest(cfg=cfg, out=part, resume="auto", device="cpu"))  # resumes at 7; a G step at 10
-
-    def losses(run):
-        recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        return [{k: v for k, v in r.items() if k not in ("it_per_s", "elapsed_s")} for r in recs]
-
-    assert losses(part) == losses(full)
-    wa = load_run(full, device="cpu").family.networks.state_dict()
-    wb = load_run(part, device="cpu").family.networks.state_dict()
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert_resume_is_exact(cfg, tmp_path, stop_at=7)  # resumes at 7; a G step at 10
 
 
 def test_cli_translate_with_exemplar_masks_and_region(tmp_path):

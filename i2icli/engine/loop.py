@@ -216,7 +216,9 @@ def train(req: TrainRequest, progress: OptionalProgress = None) -> TrainResult:
             if rank == 0:
                 _prepare_run_dir(req, p)
             D.barrier(info)
-            return _worker(req, info, progress if rank == 0 else None)
+            result = _worker(req, info, progress if rank == 0 else None)
+            D.barrier(info)  # leave together: no rank tears its connections down while a peer still talks
+            return result
         finally:
             D.destroy()
     _prepare_run_dir(req, p)
@@ -298,6 +300,7 @@ def _spawn_entry(rank: int, req: TrainRequest, p: TrainPlan, port: int, queue: A
     try:
         D.init_process_group(info, f"tcp://127.0.0.1:{port}")
         result = _worker(req, info, _QueueProgress(queue) if rank == 0 else None)
+        D.barrier(info)  # leave together (see train)
         if rank == 0:
             queue.put(("result", result))
     except I2IError as exc:
