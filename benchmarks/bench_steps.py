@@ -38,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import write_section  # noqa: E402
 
 from i2icli.config import read_recipe, resolve  # noqa: E402
-from i2icli.data.keyed import dataset_image_keys, images_to_float  # noqa: E402
+from i2icli.data.keyed import dataset_image_keys  # noqa: E402
 from i2icli.engine.iteration import build_optimizers, run_iteration  # noqa: E402
+from i2icli.engine.loop import to_device  # noqa: E402
 from i2icli.guidance import Guidance, validate  # noqa: E402
 from i2icli.models.base import Nets  # noqa: E402
 from i2icli.prepare.synthetic import DigitsRequest, FacesRequest, prepare_digits, prepare_faces  # noqa: E402
@@ -59,17 +60,6 @@ def make_store(kind: str, size: int, root: Path, count: int) -> Path:
         prepare_digits(DigitsRequest(out=out, count=count, test_count=2, size=size))
     else:
         prepare_faces(FacesRequest(out=out, count=count, test_count=2, size=128 if size > 64 else 64))
-    return out
-
-
-def _to(batch, device: str, cl: bool):
-    out = {}
-    for k, v in batch.items():
-        if isinstance(v, torch.Tensor):
-            v = v.to(device)
-            if cl and v.dim() == 4:
-                v = v.contiguous(memory_format=torch.channels_last)
-        out[k] = v
     return out
 
 
@@ -96,7 +86,7 @@ def measure(model: str, recipe: str, size: int, device: str, variant: str, repea
         m.to(device).eval().requires_grad_(False)
     ds = spec.dataset(cfg, "train")
     keys = dataset_image_keys(ds)
-    data = _to(images_to_float(default_collate([ds[i] for i in range(b)]), keys), device, cl)
+    data = to_device(default_collate([ds[i] for i in range(b)]), device, cl, keys)
     nets = Nets({**dict(family.networks.items()), **frozen})
     views = {p.name: nets for p in family.phases}
     opts = build_optimizers(family)

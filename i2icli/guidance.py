@@ -28,7 +28,7 @@ Fields (the CLI option in brackets):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Literal
 
 from torch import Tensor
@@ -122,14 +122,8 @@ def validate(spec: ModelSpec, g: Guidance) -> Guidance:
         if value not in (0, 1, None):
             raise ConfigError(f"--attr {name}={value}: the value must be 0 or 1")
     if g.direction is None and "direction" in spec.accepts and "direction" in spec.defaults:
-        g = _replace(g, direction=spec.defaults["direction"])
+        g = replace(g, direction=spec.defaults["direction"])
     return g
-
-
-def _replace(g: Guidance, **changes: object) -> Guidance:
-    from dataclasses import replace
-
-    return replace(g, **changes)  # type: ignore[arg-type]
 
 
 def parse_attr(items: list[str] | tuple[str, ...]) -> tuple[tuple[str, int | None], ...]:

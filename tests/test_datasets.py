@@ -195,15 +195,15 @@ def test_images_to_float_matches_to_tensor_and_leaves_labels():
 
 
 def test_engine_converts_declared_images_on_the_device(attr_store):
-    from i2icli.engine.loop import _to_device
+    from i2icli.engine.loop import to_device
 
     ds = attribute_dataset(cfg(attr_store), "train")
     assert dataset_image_keys(ds) == ("image",) and dataset_image_keys(list(range(3))) == ()
     batch = next(iter(DataLoader(ds, batch_size=3)))
     assert batch["image"].dtype == torch.uint8
-    moved = _to_device(batch, "cpu", True, dataset_image_keys(ds))
+    moved = to_device(batch, "cpu", True, dataset_image_keys(ds))
     assert moved["image"].dtype == torch.float32 and moved["image"].is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(moved["image"], batch["image"].float() / 127.5 - 1)
     assert torch.equal(moved["labels"], batch["labels"]) and moved["labels"].dtype == torch.float32
-    untouched = _to_device(batch, "cpu", False)  # a dataset without image_keys: nothing converted
+    untouched = to_device(batch, "cpu", False)  # a dataset without image_keys: nothing converted
     assert untouched["image"].dtype == torch.uint8

@@ -210,3 +210,21 @@ def test_synthetic_anime_store_has_exact_translations_both_ways(tmp_path):
     back, _ = FA.render(q, 64)
     assert np.array_equal(s.truth("test", 3), back[0])
     assert np.array_equal(s.image("test", 3), FA.render(FA.anime(q), 64)[0][0])
+
+
+def test_cli_prepare_synthetic_anime_and_its_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from i2icli.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "anime.h5"
+    res = runner.invoke(app, ["prepare", "synthetic", "anime", "--out", str(out), "--count", "4", "--test-count", "2"])
+    assert res.exit_code == 0, res.output
+    s = open_store(out)
+    assert s.domains == ("photo", "anime") and s.pairs("test") is not None
+    res = runner.invoke(app, ["prepare", "synthetic", "anime", "--out", str(out), "--count", "4"])
+    assert res.exit_code != 0 and "--force" in res.output and "Traceback" not in res.output  # no silent overwrite
+    bad = tmp_path / "bad.h5"
+    res = runner.invoke(app, ["prepare", "synthetic", "anime", "--out", str(bad), "--size", "32"])
+    assert res.exit_code != 0 and "64 or 128" in res.output and not bad.exists()

@@ -423,7 +423,7 @@ def _next_batch(batches: Iterator[Any]) -> Any:
         raise type(exc)(last) from None
 
 
-def _to_device(batch: Any, device: str, channels_last: bool, image_keys: tuple[str, ...] = ()) -> Any:
+def to_device(batch: Any, device: str, channels_last: bool, image_keys: tuple[str, ...] = ()) -> Any:
     """Copy a batch to ``device``; the top-level entries in ``image_keys`` (uint8 images, the batch
     contract of :mod:`i2icli.data.keyed`) become float32 in [-1, 1] there, after the copy."""
     if isinstance(batch, torch.Tensor):
@@ -432,10 +432,10 @@ def _to_device(batch: Any, device: str, channels_last: bool, image_keys: tuple[s
             t = t.contiguous(memory_format=torch.channels_last)
         return t
     if isinstance(batch, dict):
-        out = {k: _to_device(v, device, channels_last) for k, v in batch.items()}
+        out = {k: to_device(v, device, channels_last) for k, v in batch.items()}
         return images_to_float(out, image_keys) if image_keys else out
     if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device, channels_last) for v in batch)
+        return type(batch)(to_device(v, device, channels_last) for v in batch)
     return batch
 
 
@@ -662,7 +662,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
         with torch.no_grad(), autocast(), torch.random.fork_rng(devices=devices), \
                 (ema.swapped() if ema is not None else contextlib.nullcontext()):
             torch.manual_seed(t.seed)  # the same latent draws in every grid, none from training's stream
-            cols = family.sample(_to_device(sample_batch, device, t.channels_last))
+            cols = family.sample(to_device(sample_batch, device, t.channels_last))
         networks.train()
         return save_grid(run_dir / "samples" / f"step_{iteration:08d}.png", [(n, c.float()) for n, c in cols])
 
@@ -673,7 +673,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     mid_iteration = False
     try:
         for it in range(start, t.iterations):
-            batch = _to_device(_next_batch(batches), device, t.channels_last, image_keys)
+            batch = to_device(_next_batch(batches), device, t.channels_last, image_keys)
             factor = lr_factor(t, it)
             set_lr_factor(optimizers, factor)
 

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.data.keyed import KeyedDataset
+from i2icli.data.datasets import attribute_dataset
 from i2icli.errors import ConfigError
 from i2icli.guidance import Guidance
 from i2icli.models.base import Family, Logs, Nets, Phase
@@ -152,14 +152,9 @@ class AttributeClassifier(Family):
         return cols
 
 
-def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
-    from i2icli.data.datasets import attribute_dataset
-
-    return attribute_dataset(cfg, split)
-
 
 register(ModelSpec(
-    name="classifier", config_cls=ClassifierConfig, build=AttributeClassifier, dataset=_dataset,
+    name="classifier", config_cls=ClassifierConfig, build=AttributeClassifier, dataset=attribute_dataset,
     default_recipe="default.toml", accepts=(), synthetic="faces",
     summary="Attribute classifier (ResNet-18 / Inception-v3) for classification accuracy (LOMIT, BridgeGAN).",
 ))

@@ -119,7 +119,7 @@ import torch
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.data.keyed import KeyedDataset
+from i2icli.data.datasets import unpaired_dataset
 from i2icli.errors import ConfigError, DataError
 from i2icli.guidance import Guidance
 from i2icli.losses import l1_loss, lsgan_d_loss, lsgan_g_loss
@@ -609,17 +609,12 @@ def stage1_feature_weights(run: Path, m: EGSCITConfig) -> dict[str, dict[str, Te
     return out
 
 
-def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
-    from i2icli.data.datasets import unpaired_dataset
-
-    return unpaired_dataset(cfg, split)
-
 
 register(ModelSpec(
     name="egscit",
     config_cls=EGSCITConfig,
     build=EGSCIT,
-    dataset=_dataset,
+    dataset=unpaired_dataset,
     default_recipe="mnist_single.toml",
     synthetic="digits",
     summary="EGSC-IT (ICLR 2019): exemplar-guided A<->B translation with feature masks and exemplar AdaIN",

@@ -81,7 +81,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from i2icli.config import RunConfig
-from i2icli.data.keyed import KeyedDataset
+from i2icli.data.datasets import unpaired_dataset
 from i2icli.errors import ConfigError, DataError
 from i2icli.guidance import Guidance
 from i2icli.losses import cam_bce_loss, l1_loss, lsgan_d_loss, lsgan_g_loss
@@ -466,17 +466,12 @@ class UGATIT(Family):
                 ("B", batch["b"]), ("B2A att", ba["attention"]), ("B2A", ba["output"])]
 
 
-def _dataset(cfg: RunConfig, split: str) -> KeyedDataset:
-    from i2icli.data.datasets import unpaired_dataset
-
-    return unpaired_dataset(cfg, split)
-
 
 register(ModelSpec(
     name="ugatit",
     config_cls=UGATITConfig,
     build=UGATIT,
-    dataset=_dataset,
+    dataset=unpaired_dataset,
     default_recipe="selfie2anime.toml",
     summary="U-GAT-IT (ICLR 2020): unpaired A<->B translation with CAM attention and AdaLIN",
     accepts=("direction",),
