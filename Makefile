@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 # machine serves from disk; the package itself accepts any torch>=2.2.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv demo lint wheel-check test test-all bench clean
+.PHONY: venv demo examples lint wheel-check test test-all bench clean
 
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ venv: $(BIN)/.installed
 
 demo: venv
 	$(BIN)/python -m i2icli.cli.demo
+
+# The README's demo picture: `make demo`, then keep its grid.
+examples: demo
+	cp demo/demo_grid.png examples/demo_grid.png
 
 # Static checks (config in pyproject.toml): ruff lints the whole tree, mypy type-checks the package.
 lint: venv

@@ -92,8 +92,16 @@ i2i translate digit.png --checkpoint run --out out.png --device cpu >translate.l
     || { cat translate.log; fail "i2i translate"; }
 python -c 'from PIL import Image; im = Image.open("out.png"); assert im.size == (32, 32), im.size' \
     || fail "out.png is not a 32 px image"
-step "8/8 i2i demo --model ugatit (2 iterations: the demo finds its recipe in the wheel)"
-i2i demo --model ugatit --iterations 2 --count 10 --images 1 --out demo-run >demo.log 2>&1 \
+step "8/8 i2i demo (2 iterations: the demo finds its recipe and the shipped checkpoint in the wheel)"
+i2i weights shipped --json >shipped.json || fail "i2i weights shipped"
+python - "$SITE" <<'EOF' || fail "the shipped checkpoint is not in the wheel"
+import json, sys
+from pathlib import Path
+rows = json.loads(Path("shipped.json").read_text())
+site = Path(sys.argv[1]).resolve()
+assert rows and all(Path(r["path"]).resolve().is_relative_to(site) for r in rows), rows
+EOF
+i2i demo --iterations 2 --count 10 --images 1 --out demo-run >demo.log 2>&1 \
     || { cat demo.log; fail "i2i demo"; }
 test -f demo-run/demo_grid.png || { cat demo.log; fail "i2i demo wrote no grid"; }
 step "passed"

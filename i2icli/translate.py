@@ -72,7 +72,7 @@ def load_run(run_dir: Path, device: str = "auto", checkpoint: Path | None = None
         checkpoint, run_dir = run_dir, run_dir.parent.parent
     cfg = saved_config(run_dir)
     spec = get(cfg.model)
-    ck = Path(checkpoint) if checkpoint else ckpt.latest_checkpoint(run_dir)
+    ck = Path(checkpoint) if checkpoint else ckpt.latest_weights(run_dir)
     if ck is None:
         raise DataError(f"{run_dir}: no checkpoint yet (checkpoints/ is empty); train longer or pick another run")
     dev = resolve_device(device)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("model, columns", [("lomit", 5), ("ugatit", 3)])
+@pytest.mark.parametrize("model, columns", [("lomit", 6), ("ugatit", 3)])
 def test_demo_writes_grid_and_resumes(tmp_path, model, columns):
     from i2icli.cli.main import app
 
@@ -19,7 +19,10 @@ def test_demo_writes_grid_and_resumes(tmp_path, model, columns):
     assert res.exit_code == 0, res.output
     grid = Image.open(out / "demo_grid.png")
     assert grid.width >= columns * 48 and grid.height >= 3 * 48
-    assert len(list((out / "translations").glob("*.png"))) >= 3
+    translations = [out / "translations"] if model == "ugatit" else \
+        [out / f"translations-{name}" for name in ("shipped", "kept", "short")]
+    for folder in translations:
+        assert len(list(folder.glob("*.png"))) >= 3, folder
     res = runner.invoke(app, args[:-4] + ["--iterations", "6", "--images", "3"])
     assert res.exit_code == 0, res.output
     assert "using the existing" in res.output

@@ -18,6 +18,7 @@ app = typer.Typer(
         "Examples:\n\n"
         "  i2i weights status\n\n"
         "  i2i weights import ~/Downloads/alexnet-owt-7be5be79.pth\n\n"
+        "  i2i weights shipped      (the small trained checkpoints that come with i2i)\n\n"
         f"  {core.ENV_VAR}=/data/weights i2i weights status --json"
     ),
     no_args_is_help=True,
@@ -82,3 +83,33 @@ def import_(
         return
     for r in results:
         console.print(f"{r.action}: {r.source} -> {r.target}", highlight=False)
+
+
+@app.command("shipped")
+@cli_errors
+def shipped(
+    path_of: Annotated[str | None, typer.Option(
+        "--path", metavar="NAME",
+        help="Print only the run folder of this shipped checkpoint (for --checkpoint).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the small trained checkpoints shipped in the package, where they are and how they were made.
+
+    Use one with `i2i translate in.png --exemplar ref.png --checkpoint "$(i2i weights shipped --path NAME)"`.
+    """
+    from i2icli import pretrained
+
+    if path_of is not None:
+        typer.echo(str(pretrained.run_dir(path_of)))
+        return
+
+    rows = [{"name": name, "path": str(pretrained.run_dir(name)), **pretrained.provenance(name)}
+            for name in pretrained.NAMES]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        scores = ", ".join(f"{k} {v}" for k, v in r["scores"].items())
+        console.print(f"[bold]{r['name']}[/]: {r['model']}, {r['iterations']} iterations of {r['recipe']}, "
+                      f"{r['image_size']} px\n  path   {r['path']}\n  data   {r['data_command']}\n"
+                      f"  train  {r['train_command']}\n  scores {scores}", highlight=False)

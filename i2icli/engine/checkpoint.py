@@ -55,6 +55,18 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def latest_weights(run_dir: Path) -> Path | None:
+    """The newest checkpoint with weights, for translation: a complete one, else a weights-only export
+    (a run folder shipped without optimiser state, such as :mod:`i2icli.pretrained`'s; it cannot be resumed)."""
+    found = latest_checkpoint(run_dir)
+    if found is not None:
+        return found
+    root = Path(run_dir) / "checkpoints"
+    steps = [(int(m.group(1)), p) for p in (root.iterdir() if root.is_dir() else ())
+             if (m := _STEP_RE.match(p.name)) and (p / WEIGHTS).is_file()]
+    return max(steps)[1] if steps else None
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
