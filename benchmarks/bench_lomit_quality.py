@@ -87,6 +87,12 @@ def train_run(data: Path, out: Path, variant: str, seed: int, args) -> float:
     return time.perf_counter() - t0
 
 
+def trained_seconds(run: Path) -> float:
+    """Training wall time of a run, as its metrics log recorded it (also for runs finished earlier)."""
+    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() else []
+    return float(json.loads(lines[-1]).get("elapsed_s", 0.0)) if lines else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="an existing `i2i prepare synthetic faces` store (default: prepare one)")
@@ -126,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds: dict[str, list[float]] = {}
         for v in variants:
             for seed in seeds:
-                seconds.setdefault(v, []).append(train_run(data, work / f"{v}-s{seed}", v, seed, args))
+                run = work / f"{v}-s{seed}"
+                train_run(data, run, v, seed, args)
+                seconds.setdefault(v, []).append(trained_seconds(run))
         if args.train_only:
             return 0
         store = open_store(data)
