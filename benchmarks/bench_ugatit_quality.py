@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section  # noqa: E402
+from plot import mean_range as cell  # noqa: E402
 
 from i2icli.config import read_recipe, resolve  # noqa: E402
 from i2icli.data.store import open_store  # noqa: E402
@@ -179,12 +180,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         print(exc)
     last = {v: curves[v][max(curves[v])] for v in variants}
-
-    def cell(rs: list[dict[str, float]], key: str, fmt: str) -> str:
-        vals = [r[key] for r in rs if key in r]
-        if not vals:
-            return "-"
-        return f"{np.mean(vals):{fmt}} [{min(vals):{fmt}}, {max(vals):{fmt}}]"
 
     lines = [f"Recipe recipes/ugatit/{args.recipe}.toml at {args.size} px, {args.iterations} iterations per run, "
              f"seeds {args.seeds}; store: synthetic anime ({args.count} training faces per domain); scores on "

@@ -13,6 +13,14 @@ from pathlib import Path
 Series = Mapping[str, Sequence[tuple[float, Sequence[float]]]]  # name -> [(x, [value per seed]), ...]
 
 
+def mean_range(rows: Sequence[Mapping[str, float]], key: str, fmt: str) -> str:
+    """A table cell over seeds: ``mean [min, max]`` of ``key`` in ``rows`` ("-" when no row has it)."""
+    vals = [r[key] for r in rows if key in r]
+    if not vals:
+        return "-"
+    return f"{sum(vals) / len(vals):{fmt}} [{min(vals):{fmt}}, {max(vals):{fmt}}]"
+
+
 def plot_curves(path: Path, panels: Mapping[str, Series], title: str, xlabel: str = "iteration") -> Path:
     """One row of panels (metric name -> series); returns ``path``."""
     try:
