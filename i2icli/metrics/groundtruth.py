@@ -31,6 +31,7 @@ import torch
 
 from i2icli.data.store import Store
 from i2icli.data.transforms import resize
+from i2icli.errors import DataError
 from i2icli.guidance import Guidance
 from i2icli.images import to_tensor, to_uint8
 from i2icli.metrics.ssim import ssim_pair
@@ -43,7 +44,7 @@ def pairs_changing_only(store: Store, attributes: Sequence[str] = HAIR) -> list[
     """Indices of the store's test pairs whose chosen attributes are among ``attributes`` only."""
     pairs = store.pairs("test")
     if pairs is None or pairs.chosen is None:
-        raise ValueError(f"{store.path}: has no ground-truth test pairs; prepare it with `i2i prepare synthetic faces`")
+        raise DataError(f"{store.path}: has no ground-truth test pairs; prepare it with `i2i prepare synthetic faces`")
     cols = [store.attributes.index(a) for a in attributes]
     other = [j for j in range(len(store.attributes)) if j not in cols]
     chosen = pairs.chosen.astype(bool)
@@ -84,7 +85,7 @@ def score_exemplar_run(loaded: LoadedRun | None, store: Store, pairs: Sequence[i
     """Mean :func:`score_pair` over test ``pairs`` at ``size`` px; ``loaded = None`` scores the identity."""
     p = store.pairs("test")
     if p is None:
-        raise ValueError(f"{store.path}: has no ground-truth test pairs")
+        raise DataError(f"{store.path}: has no ground-truth test pairs; prepare it with `i2i prepare synthetic faces`")
     rows: list[dict[str, float]] = []
     for start in range(0, len(pairs), batch):
         ks = pairs[start:start + batch]
@@ -104,5 +105,5 @@ def score_exemplar_run(loaded: LoadedRun | None, store: Store, pairs: Sequence[i
             masks = [m[0].numpy() for m in r["mask_input"].float().cpu()] if "mask_input" in r else [None] * len(ks)
         rows += [score_pair(o, t, a, g, m) for o, t, a, g, m in zip(outs, truths, xs, regions, masks, strict=True)]
     if not rows:
-        raise ValueError(f"{store.path}: no test pairs to score")
+        raise DataError(f"{store.path}: no test pairs to score")
     return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
