@@ -7,7 +7,11 @@ and held-out pairs with the exact translation):
 1. prepare a store (or ``--data``), train the attribute classifier on it
    (recipes/classifier/tiny.toml, same store) and report its held-out accuracy;
 2. for every seed, train the full model and the ablation without the bridge
-   (``lambda_sim = 0``, no interpolated image) with recipes/bridge/tiny.toml;
+   (``no-align``: ``lambda_sim = 0``, no interpolated image) with
+   recipes/bridge/tiny.toml, a checkpoint every ``--eval-every`` iterations
+   (``--variants`` adds the latent-table alternatives ``descent`` and
+   ``fresh``); every checkpoint is scored, giving the curves
+   (examples/bridge_learning_curves.png: mean line, min-max band over seeds);
 3. **label-based**: flip each attribute of each test image (conflicts resolved
    as the authors do; facial hair only on male faces, as in the data), and
    report the classifier's accuracy on the flipped attribute and on the kept
@@ -29,6 +33,10 @@ images, FLOPs counted with ``torch.utils.flop_counter``, GFLOP/s beside the
 machine's measured fp32 matmul rate for scale.
 
     python benchmarks/bench_bridge.py learn [--iterations 20000] [--seeds 0,1,2] [--count 4000] [--size 32]
+    # in parallel, one process per run, then score them all:
+    python benchmarks/bench_bridge.py learn --workdir W --seeds 0 --variants full --train-only &
+    ...
+    python benchmarks/bench_bridge.py learn --workdir W --write
     python benchmarks/bench_bridge.py speed [--size 128] [--batch 8] [--repeats 3]
     (``--write`` replaces the section of docs/BENCHMARKS.md; ``--json`` writes the raw numbers.)
 """
@@ -51,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import write_section
+from plot import mean_range as cell
 
 from i2icli.config import read_recipe, resolve
 from i2icli.data.store import open_store
@@ -62,6 +71,12 @@ from i2icli.registry import RECIPES_DIR, config_cls_for, get
 # --------------------------------------------------------------------------- learning
 
 
+VARIANTS = {"full": [], "no-align": ["model.lambda_sim=0.0", "model.use_interpolation=false"],
+            "descent": ['model.latent_update="descent"'], "fresh": ["model.use_latent_table=false"]}
+LABELS = {"full": "full model", "no-align": "no alignment (lambda_sim = 0, no X_int)",
+          "descent": "latent table R, descent update", "fresh": "fresh N(0, I) latents (no table)"}
+
+
 def prepare(out: Path, count: int, test_count: int, pairs: int, seed: int) -> Path:
     from i2icli.prepare.synthetic import FacesRequest, prepare_faces
 
@@ -70,12 +85,15 @@ def prepare(out: Path, count: int, test_count: int, pairs: int, seed: int) -> Pa
 
 
 def train_run(model: str, recipe: str, data: Path, out: Path, overrides: list[str], device: str) -> Path:
+    """Train (or resume, when ``out`` already holds checkpoints) one run of ``recipes/<model>/<recipe>``."""
     from i2icli.engine import TrainRequest, train
+    from i2icli.engine import checkpoint as ckpt
 
     path = RECIPES_DIR / model / recipe
-    cfg = resolve(read_recipe(path), config_cls_for, str(path), overrides=[f"data.path={data}", *overrides],
+    cfg = resolve(read_recipe(path), config_cls_for, str(path), overrides=[f"data.path={str(data)!r}", *overrides],
                   model=model)
-    return train(TrainRequest(cfg=cfg, out=out, device=device)).run_dir
+    resume = "auto" if ckpt.latest_checkpoint(out) else None
+    return train(TrainRequest(cfg=cfg, out=out, device=device, resume=resume)).run_dir
 
 
 def _images(store, split: str, idx, size: int, device: str) -> torch.Tensor:
@@ -113,11 +131,11 @@ def _region_ssim(out: np.ndarray, truth: np.ndarray, region: np.ndarray, where: 
 
 @torch.no_grad()
 def evaluate(run_dir: Path, classifier_dir: Path, store_path: Path, device: str, scales: tuple[float, ...],
-             max_images: int = 500, batch: int = 50) -> dict[str, float]:
+             max_images: int = 500, batch: int = 50, checkpoint: Path | None = None) -> dict[str, float]:
     from i2icli.models.bridge import resolve_conflicts
     from i2icli.translate import load_run
 
-    bridge = load_run(run_dir, device=device)
+    bridge = load_run(run_dir, device=device, checkpoint=checkpoint)
     clf = load_run(classifier_dir, device=device)
     fam, size = bridge.family, bridge.image_size
     names = fam.attributes
@@ -224,35 +242,71 @@ def classifier_accuracy(classifier_dir: Path, store_path: Path, names: tuple[str
 
 
 def learn(args: argparse.Namespace) -> dict:
-    work = Path(args.work or tempfile.mkdtemp(prefix="bench_bridge_"))
+    """Train (or resume) every variant x seed in ``--workdir``, then score every checkpoint (the curves)."""
+    from i2icli.engine import checkpoint as ckpt
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_bridge_"))
     work.mkdir(parents=True, exist_ok=True)
-    data = Path(args.data) if args.data else prepare(work / "faces.h5", args.count, args.test_count, args.pairs, 0)
+    data = Path(args.data) if args.data else work / "faces.h5"
+    if not data.exists():
+        prepare(data, args.count, args.test_count, args.pairs, 0)
     size_over = [f"data.image_size={args.size}", f"data.load_size={args.size}"]
-    t0 = time.perf_counter()
-    clf_dir = train_run("classifier", "tiny.toml", data, work / "classifier",
-                        [*size_over, f"train.iterations={args.classifier_iterations}", "train.checkpoint_every=1000000",
-                         "train.sample_every=1000000"], args.device)
+    out: dict = {"runs": [], "curves": {}, "iterations": args.iterations, "batch": args.batch, "size": args.size}
+    for seed in args.seeds if not args.score_only else []:
+        for v in args.variants:
+            run = work / f"{v}-s{seed}"
+            train_run("bridge", "tiny.toml", data, run,
+                      [*size_over, f"train.iterations={args.iterations}", f"train.seed={seed}",
+                       f"train.checkpoint_every={args.eval_every}", "train.keep_checkpoints=0",
+                       f"train.sample_every={args.eval_every}", f"train.batch_size={args.batch}", *VARIANTS[v]],
+                      args.device)
+    if args.train_only:
+        return out
+    clf_dir = work / "classifier"
+    if ckpt.latest_checkpoint(clf_dir) is None:
+        train_run("classifier", "tiny.toml", data, clf_dir,
+                  [*size_over, f"train.iterations={args.classifier_iterations}", "train.checkpoint_every=1000000",
+                   "train.sample_every=1000000"], args.device)
     names = resolve(read_recipe(RECIPES_DIR / "bridge" / "tiny.toml"), config_cls_for, "tiny", model="bridge"
                     ).data.attributes
-    out: dict = {"classifier_heldout_acc": classifier_accuracy(clf_dir, data, names, args.device),
-                 "classifier_seconds": time.perf_counter() - t0, "runs": []}
-    variants = {"full": [], "no alignment (lambda_sim=0, no X_int)": ["model.lambda_sim=0.0",
-                                                                      "model.use_interpolation=false"]}
-    if args.latent_variants:
-        variants["R descent"] = ["model.latent_update=\"descent\""]
-        variants["fresh N(0,I)"] = ["model.use_latent_table=false"]
+    out["classifier_heldout_acc"] = classifier_accuracy(clf_dir, data, names, args.device)
     for seed in args.seeds:
-        for name, extra in variants.items():
-            t0 = time.perf_counter()
-            run = train_run("bridge", "tiny.toml", data, work / f"{name.split(' ')[0]}-{seed}",
-                            [*size_over, f"train.iterations={args.iterations}", f"train.seed={seed}",
-                             f"train.checkpoint_every={args.iterations}", f"train.sample_every={args.iterations}",
-                             f"train.batch_size={args.batch}", *extra], args.device)
-            secs = time.perf_counter() - t0
-            scores = evaluate(run, clf_dir, data, args.device, (1.0, 1.5), args.max_images)
-            out["runs"].append({"variant": name, "seed": seed, "seconds": secs, **scores})
-            print(json.dumps(out["runs"][-1]), flush=True)
+        for v in args.variants:
+            run = work / f"{v}-s{seed}"
+            checkpoints = ckpt.list_checkpoints(run / "checkpoints")
+            for c in checkpoints:
+                last = c == checkpoints[-1]
+                step = int(c.name.split("_")[1])
+                scores = evaluate(run, clf_dir, data, args.device, (1.0, 1.5) if last else (1.5,),
+                                  args.max_images if last else min(args.max_images, 200), checkpoint=c)
+                out["curves"].setdefault(v, {}).setdefault(step, []).append(scores)
+                print(v, seed, step, json.dumps({k: round(x, 4) for k, x in scores.items()}), flush=True)
+            out["runs"].append({"variant": v, "seed": seed, "step": step, "seconds": trained_seconds(run), **scores})
+    (work / "bridge_learning.json").write_text(json.dumps(out, indent=1))
     return out
+
+
+def trained_seconds(run: Path) -> float:
+    """Training wall time of a run, as its metrics log recorded it."""
+    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() else []
+    return float(json.loads(lines[-1]).get("elapsed_s", 0.0)) if lines else 0.0
+
+
+CURVE_KEYS = {"label_acc_flipped@1.5": "flipped attribute accuracy (label-based)",
+              "label_acc_kept@1.5": "kept attributes accuracy (label-based)",
+              "label_psnr_outside@1.5": "PSNR outside the edited masks (dB)",
+              "ref_psnr_in": "reference-based PSNR in region (dB)", "ref_ssim_out": "reference-based SSIM outside"}
+
+
+def plot_learning(out: dict, path: Path) -> None:
+    from plot import plot_curves
+
+    panels = {title: {LABELS[v]: [(s, [r[k] for r in rs]) for s, rs in sorted(curve.items(), key=lambda i: int(i[0]))]
+                      for v, curve in out["curves"].items()}
+              for k, title in CURVE_KEYS.items()}
+    seeds = sorted({r["seed"] for r in out["runs"]})
+    plot_curves(path, panels, f"BridgeGAN on synthetic faces ({out['size']} px, batch {out['batch']}, seeds "
+                              f"{','.join(map(str, seeds))}; checkpoints before the last scored on 200 images)")
 
 
 def learn_table(out: dict) -> str:
@@ -262,21 +316,18 @@ def learn_table(out: dict) -> str:
             ("ref_psnr_out", "ref PSNR out"), ("ref_ssim_in", "ref SSIM in"), ("ref_ssim_out", "ref SSIM out"),
             ("ref_acc", "ref acc (chosen)"), ("ref_gap", "|S_rand - S_ref|"), ("label_diversity_l1", "diversity L1")]
     variants = list(dict.fromkeys(r["variant"] for r in out["runs"]))
-    lines = ["| variant | seeds | " + " | ".join(t for _, t in keys) + " |",
-             "|---|---|" + "---|" * len(keys)]
+    lines = ["| variant | seeds | iterations | " + " | ".join(t for _, t in keys) + " |",
+             "|---|---|---|" + "---|" * len(keys)]
     for v in variants:
         rs = [r for r in out["runs"] if r["variant"] == v]
-
-        def cell(k: str, rs=rs) -> str:
-            vals = [r[k] for r in rs if k in r and np.isfinite(r[k])]
-            if not vals:
-                return "n/a"
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            return f"{statistics.mean(vals):.3f} ± {sd:.3f}"
-
-        lines.append(f"| {v} | {len(rs)} | " + " | ".join(cell(k) for k, _ in keys) + " |")
-    return (f"Attribute classifier (recipes/classifier/tiny.toml, same store), held-out accuracy: "
-            f"{out['classifier_heldout_acc']:.3f}\n\n" + "\n".join(lines) + "\n")
+        steps = sorted({r["step"] for r in rs})
+        lines.append(f"| {LABELS[v]} | {len(rs)} | {'/'.join(map(str, steps))} | "
+                     + " | ".join(cell(rs, k, ".3f") for k, _ in keys) + " |")
+    return (f"recipes/bridge/tiny.toml at {out['size']} px, batch {out['batch']}, engine iterations as listed (one "
+            "critic update each, the generator every 5th). Attribute classifier (recipes/classifier/tiny.toml, same "
+            f"store), held-out accuracy: {out['classifier_heldout_acc']:.3f}. Mean [min, max] over seeds at the "
+            "last checkpoint; x1.5 / x1 = the test-time Delta scale (the code's 1.5, the plain 1).\n\n"
+            + "\n".join(lines) + "\n\n![BridgeGAN curves](../examples/bridge_learning_curves.png)\n")
 
 
 # --------------------------------------------------------------------------- speed
@@ -388,9 +439,17 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument("--batch", type=int, default=16)
     lp.add_argument("--classifier-iterations", type=int, default=2000)
     lp.add_argument("--max-images", type=int, default=500)
-    lp.add_argument("--latent-variants", action="store_true", help="also train R-descent and fresh-N(0,I) variants")
+    lp.add_argument("--eval-every", type=int, default=2000, help="a checkpoint (a point of the curves) this often")
+    lp.add_argument("--variants", type=lambda s: s.split(","), default=["full", "no-align"],
+                    help=f"comma-separated, from {', '.join(VARIANTS)}")
     lp.add_argument("--data", default=None)
-    lp.add_argument("--work", default=None, help="folder for the store and runs (default: a temporary one)")
+    lp.add_argument("--workdir", "--work", dest="workdir", default=None,
+                    help="folder for the store, the classifier and the runs (default: a temporary one); runs "
+                         "found there are resumed, so several --train-only processes can fill it in parallel")
+    lp.add_argument("--train-only", action="store_true", help="train the runs, score nothing (parallel workers)")
+    lp.add_argument("--score-only", action="store_true",
+                    help="score the checkpoints already in --workdir, train nothing (runs stopped early)")
+    lp.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared machine)")
     sp = sub.add_parser("speed")
     sp.add_argument("--size", type=int, default=128)
     sp.add_argument("--batch", type=int, default=8)
@@ -400,10 +459,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--write", action="store_true", help="replace the section of docs/BENCHMARKS.md")
         p.add_argument("--json", default=None, help="write the raw numbers here")
     args = ap.parse_args(argv)
-    if args.device == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
     if args.what == "learn":
+        unknown = [v for v in args.variants if v not in VARIANTS]
+        if unknown:
+            raise SystemExit(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+        torch.set_num_threads(args.threads)
         out = learn(args)
+        if args.train_only:
+            return 0
+        if args.write:
+            plot_learning(out, Path(__file__).resolve().parent.parent / "examples" / "bridge_learning_curves.png")
         text = learn_table(out)
         title = "BridgeGAN learning"
     else:
