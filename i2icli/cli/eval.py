@@ -15,6 +15,7 @@ import typer
 
 from i2icli.cli.common import DeviceOpt, JsonOpt, cli_errors, console, err_console, rich_progress
 from i2icli.metrics import fidelity
+from i2icli.metrics.edits import EditsRequest, Mode, evaluate_edits
 from i2icli.metrics.evaluate import CARequest, EvalRequest, EvalResult, Metric, evaluate, evaluate_ca
 
 app = typer.Typer(
@@ -27,7 +28,8 @@ app = typer.Typer(
         "  i2i eval kid --pairs selfie2anime --run runs/ugatit-selfie2anime\n\n"
         "  i2i eval ssim --generated out/ --real gt/ --mask masks/ --mask-region outside\n\n"
         "  i2i eval lpips --mode diversity --generated out/per_input/\n\n"
-        "  i2i eval all --generated out/ --real gt/ --paired --json"
+        "  i2i eval all --generated out/ --real gt/ --paired --json\n\n"
+        "  i2i eval edit-accuracy --run runs/bridge --classifier runs/classifier   # BridgeGAN Table 1"
     ),
     no_args_is_help=True,
 )
@@ -230,3 +232,114 @@ def all_(generated: GeneratedOpt = None, real: RealOpt = None, pairs: PairsOpt =
         metrics += ["ssim", "lpips"]
     _go(_request(metrics, generated, real, pairs, run, runs_root, weights_dir, device, batch_size, seed, no_cache,
                  cache_dir, log, no_log, extractor=extractor, kid_protocol=protocol), as_json)
+
+
+EditRunOpt = Annotated[Path, typer.Option("--run", help="A trained BridgeGAN run (or one of its checkpoint folders).")]
+EditDataOpt = Annotated[Path | None, typer.Option("--data", help="The store whose test split is edited (default: "
+                                                                 "the run's data.path).")]
+EditModeOpt = Annotated[str, typer.Option("--mode", help="label, reference or both.")]
+ScaleOpt = Annotated[float | None, typer.Option(
+    "--scale", help="Test-time Delta scale (default: the run's model.test_delta_scale, 1.5 as in the authors' code).")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N test images.")]
+KeepOpt = Annotated[Path | None, typer.Option("--keep", help="A new folder to keep the edits in: "
+                                                             "MODE/ATTRIBUTE/*.png with labels.csv.")]
+EditSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the latents and of the reference draw.")]
+
+
+def _modes(mode: str) -> tuple[Mode, ...]:
+    from i2icli.errors import DataError
+
+    if mode == "both":
+        return ("label", "reference")
+    if mode == "label":
+        return ("label",)
+    if mode == "reference":
+        return ("reference",)
+    raise DataError(f"--mode {mode!r}: choose label, reference or both")
+
+
+def _render_edits(result: EvalResult, as_json: bool) -> None:
+    for note in result.notes:
+        err_console.print(note, highlight=False)
+    if as_json:
+        typer.echo(json.dumps({"records": result.records, "log": str(result.log_path) if result.log_path else None},
+                              indent=2, default=str))
+        return
+    from rich.table import Table
+
+    rec = result.records[0]
+    r = rec["result"]
+    modes = list(r["per_attribute"])
+    ca = rec["metric"] == "edit_ca"
+    table = Table(title=("accuracy of the edited attribute (kept: mean over the others)" if ca else
+                         f"FID of each attribute's edits vs {rec['real']}") + f"; {r['n_images']} test images")
+    table.add_column("attribute")
+    for m in modes:
+        table.add_column(m, justify="right")
+        if ca:
+            table.add_column(f"{m} kept", justify="right")
+    if ca:
+        table.add_column("classifier held-out", justify="right")
+    fmt = "{:.4f}" if ca else "{:.2f}"
+    for a in r["attributes"]:
+        row = [a]
+        for m in modes:
+            row.append(fmt.format(r["per_attribute"][m][a]))
+            if ca:
+                row.append(fmt.format(r["kept"][m][a]))
+        if ca:
+            row.append(fmt.format(r["classifier_held_out"][a]))
+        table.add_row(*row)
+    mean = ["mean"]
+    for m in modes:
+        mean.append(fmt.format(r["mean"][m]))
+        if ca:
+            mean.append(fmt.format(r["kept_mean"][m]))
+    if ca:
+        mean.append(fmt.format(r["classifier_held_out_mean"]))
+    table.add_row(*mean, style="bold")
+    console.print(table)
+    if result.log_path:
+        console.print(f"appended to {result.log_path}", highlight=False)
+
+
+@app.command("edit-accuracy")
+@cli_errors
+def edit_accuracy(run: EditRunOpt,
+                  classifier: Annotated[Path, typer.Option("--classifier", help="Run directory of `i2i train "
+                                                                                "classifier` on the same store.")],
+                  data: EditDataOpt = None, mode: EditModeOpt = "both", scale: ScaleOpt = None,
+                  limit: LimitOpt = None, keep: KeepOpt = None, seed: EditSeedOpt = 0, device: DeviceOpt = "auto",
+                  batch_size: BatchOpt = 32, log: LogOpt = None, no_log: NoLogOpt = False,
+                  as_json: JsonOpt = False) -> None:
+    """BridgeGAN Table 1: edit every test image per attribute, then the classifier's accuracy on the edit.
+
+    Label-based: flip the attribute; reference-based: take it from a test image whose value differs. Kept
+    attributes' accuracy and the classifier's own held-out accuracy are shown beside it.
+    """
+    req = EditsRequest(run=run, metric="ca", classifier=classifier, data=data, modes=_modes(mode), scale=scale,
+                       limit=limit, keep=keep, seed=seed, device=device, batch_size=batch_size, log=log,
+                       write_log=not no_log)
+    with rich_progress(transient=True) as progress:
+        result = evaluate_edits(req, progress=progress)
+    _render_edits(result, as_json)
+
+
+@app.command("edit-fid")
+@cli_errors
+def edit_fid(run: EditRunOpt, data: EditDataOpt = None, mode: EditModeOpt = "both", scale: ScaleOpt = None,
+             limit: LimitOpt = None, keep: KeepOpt = None, seed: EditSeedOpt = 0,
+             extractor: ExtractorOpt = fidelity.INCEPTION, weights_dir: WeightsDirOpt = None,
+             device: DeviceOpt = "auto", batch_size: BatchOpt = 50, no_cache: NoCacheOpt = False,
+             cache_dir: CacheDirOpt = None, log: LogOpt = None, no_log: NoLogOpt = False,
+             as_json: JsonOpt = False) -> None:
+    """BridgeGAN Table 2: edit every test image per attribute, then FID of each attribute's edits.
+
+    The real set is the store's whole test split at the run's image size.
+    """
+    req = EditsRequest(run=run, metric="fid", data=data, modes=_modes(mode), scale=scale, limit=limit, keep=keep,
+                       seed=seed, extractor=extractor, weights_dir=weights_dir, device=device,
+                       batch_size=batch_size, cache=not no_cache, cache_dir=cache_dir, log=log, write_log=not no_log)
+    with rich_progress(transient=True) as progress:
+        result = evaluate_edits(req, progress=progress)
+    _render_edits(result, as_json)
