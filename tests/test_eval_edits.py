@@ -8,9 +8,9 @@ import json
 
 import numpy as np
 import pytest
-from i2i_eval_testing import register_tiny
 from typer.testing import CliRunner
 
+from i2i_eval_testing import register_tiny
 from i2icli.data.store import open_store
 from i2icli.prepare.synthetic import FacesRequest, prepare_faces
 from i2icli.registry import RECIPES_DIR

@@ -102,6 +102,11 @@ def render(result: EvalResult, as_json: bool) -> None:
         return
     from rich.table import Table
 
+    if result.records and result.records[0]["metric"].startswith("edit_"):
+        console.print(_edits_table(result.records[0]))
+        if result.log_path:
+            console.print(f"appended to {result.log_path}", highlight=False)
+        return
     table = Table()
     for col in ("metric", "value", "details", "extractor / weights"):
         table.add_column(col, overflow="fold")
@@ -258,16 +263,10 @@ def _modes(mode: str) -> tuple[Mode, ...]:
     raise DataError(f"--mode {mode!r}: choose label, reference or both")
 
 
-def _render_edits(result: EvalResult, as_json: bool) -> None:
-    for note in result.notes:
-        err_console.print(note, highlight=False)
-    if as_json:
-        typer.echo(json.dumps({"records": result.records, "log": str(result.log_path) if result.log_path else None},
-                              indent=2, default=str))
-        return
+def _edits_table(rec: dict) -> Any:
+    """One row per attribute, one column per mode (BridgeGAN Tables 1-2)."""
     from rich.table import Table
 
-    rec = result.records[0]
     r = rec["result"]
     modes = list(r["per_attribute"])
     ca = rec["metric"] == "edit_ca"
@@ -298,9 +297,7 @@ def _render_edits(result: EvalResult, as_json: bool) -> None:
     if ca:
         mean.append(fmt.format(r["classifier_held_out_mean"]))
     table.add_row(*mean, style="bold")
-    console.print(table)
-    if result.log_path:
-        console.print(f"appended to {result.log_path}", highlight=False)
+    return table
 
 
 @app.command("edit-accuracy")
@@ -322,7 +319,7 @@ def edit_accuracy(run: EditRunOpt,
                        write_log=not no_log)
     with rich_progress(transient=True) as progress:
         result = evaluate_edits(req, progress=progress)
-    _render_edits(result, as_json)
+    render(result, as_json)
 
 
 @app.command("edit-fid")
@@ -342,4 +339,4 @@ def edit_fid(run: EditRunOpt, data: EditDataOpt = None, mode: EditModeOpt = "bot
                        batch_size=batch_size, cache=not no_cache, cache_dir=cache_dir, log=log, write_log=not no_log)
     with rich_progress(transient=True) as progress:
         result = evaluate_edits(req, progress=progress)
-    _render_edits(result, as_json)
+    render(result, as_json)
