@@ -237,3 +237,21 @@ def test_classifier_trains_with_two_process_gloo_ddp(store, tmp_path):
     assert result.world_size == 2 and result.iterations == 4
     recs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in recs] == [2, 4] and all(np.isfinite(r["bce"]) for r in recs)
+
+
+def test_small_stem_keeps_the_resolution_and_loads_imagenet_weights_but_the_stem():
+    import torchvision
+
+    from i2icli.models.classifier import AttributeNet
+
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    net = AttributeNet("resnet18", 3, state, stem="small")
+    conv1 = net.net.conv1
+    assert (conv1.kernel_size, conv1.stride) == ((3, 3), (1, 1)) and isinstance(net.net.maxpool, torch.nn.Identity)
+    assert torch.equal(net.net.layer1[0].conv1.weight, state["layer1.0.conv1.weight"])
+    x = torch.zeros(2, 3, 32, 32)
+    feats = torch.nn.Sequential(*list(net.net.children())[:-2])((x + 1) / 2)
+    assert feats.shape[-2:] == (4, 4)  # 32 px -> 4x4 before pooling (the ImageNet stem leaves 1x1)
+    assert net(x).shape == (2, 3)
+    with pytest.raises(ConfigError, match="model.stem"):
+        AttributeNet("inception_v3", 3, None, stem="small")

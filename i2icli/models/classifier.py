@@ -16,6 +16,14 @@ gives the fine-tuning settings, so we choose and state them:
 - the 1000-way ImageNet head is replaced by one logit per attribute of the
   store (``data.attributes``, default all); loss: multi-label binary cross
   entropy (each CelebA attribute is an independent yes/no);
+- ``stem = "small"`` swaps ResNet-18's ImageNet stem (7x7 stride-2 conv and
+  a 3x3 stride-2 max-pool: 4x down before the first block) for one 3x3
+  stride-1 conv and no pool, the usual adaptation to 32 px inputs (He et
+  al.'s CIFAR ResNets): at 32 px the ImageNet stem leaves an 8x8 map in which
+  a 2-pixel mouth (Smiling) is averaged away -- trained from scratch on
+  synthetic faces it stayed at chance on Smiling (0.51) where the small stem
+  learns it (docs/BENCHMARKS.md, "BridgeGAN learning").  With an ImageNet file
+  every weight but the stem's conv is loaded;
 - one phase ``classifier`` updating ``net`` with Adam (recipe ``train.lr``,
   ``train.betas``); augmentation: the attribute dataset's flip.
 
@@ -52,6 +60,7 @@ INCEPTION_SIZE = 299
 @dataclass(frozen=True)
 class ClassifierConfig:
     backbone: Literal["resnet18", "inception_v3"] = "resnet18"
+    stem: Literal["imagenet", "small"] = "imagenet"  # resnet18: "small" = 3x3 stride-1 conv, no max-pool (32 px)
     imagenet_init: bool = True  # use the ImageNet file when present (never required)
     threshold: float = 0.5  # probability at which an attribute counts as present
 
@@ -75,15 +84,25 @@ class AttributeNet(nn.Module):
     mean: Tensor  # (1, 3, 1, 1) ImageNet channel means (buffer)
     std: Tensor  # (1, 3, 1, 1) ImageNet channel stds (buffer)
 
-    def __init__(self, backbone: str, n_attributes: int, imagenet_state: dict | None):
+    def __init__(self, backbone: str, n_attributes: int, imagenet_state: dict | None, stem: str = "imagenet"):
         super().__init__()
         import torchvision
 
         self.backbone_name = backbone
+        if stem not in ("imagenet", "small") or (stem == "small" and backbone != "resnet18"):
+            raise ConfigError(f"model.stem: {stem!r} with {backbone}; use imagenet, or small with resnet18")
         if backbone == "resnet18":
             net = torchvision.models.resnet18(weights=None)
+            if stem == "small":
+                net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+                net.maxpool = nn.Identity()
+                if imagenet_state is not None:
+                    imagenet_state = {k: v for k, v in imagenet_state.items() if k != "conv1.weight"}
             if imagenet_state is not None:
-                net.load_state_dict(imagenet_state)
+                res = net.load_state_dict(imagenet_state, strict=stem == "imagenet")
+                if stem == "small" and (res.unexpected_keys or res.missing_keys != ["conv1.weight"]):
+                    raise ConfigError(f"ImageNet ResNet-18 file does not fit: missing {res.missing_keys}, "
+                                      f"unexpected {res.unexpected_keys}")
             net.fc = nn.Linear(net.fc.in_features, n_attributes)
         elif backbone == "inception_v3":
             net = torchvision.models.inception_v3(weights=None, aux_logits=True, transform_input=False,
@@ -121,7 +140,7 @@ class AttributeClassifier(Family):
         self.init_note = (f"{mc.backbone}: ImageNet-initialised from {file}" if state is not None else
                           f"{mc.backbone}: trained from scratch ({file} not in {weights.weights_dir()}"
                           + (")" if mc.imagenet_init else "; imagenet_init = false)"))
-        self.networks = nn.ModuleDict({"net": AttributeNet(mc.backbone, len(self.attributes), state)})
+        self.networks = nn.ModuleDict({"net": AttributeNet(mc.backbone, len(self.attributes), state, mc.stem)})
         self.phases = (Phase("classifier", ("net",)),)
 
     def step(self, phase: str, nets: Nets, batch: dict[str, Tensor], iteration: int) -> tuple[Tensor, Logs]:
