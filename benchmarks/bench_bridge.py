@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument("--pairs", type=int, default=300)
     lp.add_argument("--size", type=int, default=32)
     lp.add_argument("--batch", type=int, default=16)
-    lp.add_argument("--classifier-iterations", type=int, default=3000)
+    lp.add_argument("--classifier-iterations", type=int, default=1000)
     lp.add_argument("--max-images", type=int, default=500)
     lp.add_argument("--eval-every", type=int, default=2000, help="a checkpoint (a point of the curves) this often")
     lp.add_argument("--variants", type=lambda s: s.split(","), default=["full", "no-align"],
