@@ -281,7 +281,8 @@ def learn(args: argparse.Namespace) -> dict:
     for seed in args.seeds:
         for v in args.variants:
             run = work / f"{v}-s{seed}"
-            checkpoints = ckpt.list_checkpoints(run / "checkpoints")
+            checkpoints = [c for c in ckpt.list_checkpoints(run / "checkpoints")
+                           if args.until is None or int(c.name.split("_")[1]) <= args.until]
             for c in checkpoints:
                 last = c == checkpoints[-1]
                 step = int(c.name.split("_")[1])
@@ -470,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument("--train-only", action="store_true", help="train the runs, score nothing (parallel workers)")
     lp.add_argument("--score-only", action="store_true",
                     help="score the checkpoints already in --workdir, train nothing (runs stopped early)")
+    lp.add_argument("--until", type=int, default=None,
+                    help="score checkpoints up to this iteration only (compare variants stopped at different steps)")
     lp.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared machine)")
     sp = sub.add_parser("speed")
     sp.add_argument("--size", type=int, default=128)
