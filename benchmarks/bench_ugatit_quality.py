@@ -9,6 +9,9 @@ translation in the other style and the region where the styles differ.  So,
 unlike KID on selfie2anime, we can score a translation against the truth:
 
 - SSIM and PSNR to the truth, photo -> anime (A2B) and anime -> photo (B2A);
+- the same split by the renderer's region: mean absolute error to the truth
+  inside the region where the styles differ (did it translate?) and PSNR
+  outside it (did it keep the background?);
 - attention concentration: the share of the generator's attention map
   (min-max normalised, as displayed) inside the region where the styles
   differ, divided by the region's share of the image (1 = no preference,
@@ -52,6 +55,7 @@ from i2icli.engine import TrainRequest, train  # noqa: E402
 from i2icli.engine import checkpoint as ckpt  # noqa: E402
 from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.images import to_tensor, to_uint8  # noqa: E402
+from i2icli.metrics.groundtruth import score_pair  # noqa: E402
 from i2icli.metrics.ssim import ssim_pair  # noqa: E402
 from i2icli.prepare.synthetic import AnimeRequest, prepare_anime  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for  # noqa: E402
@@ -96,8 +100,10 @@ def evaluate(run: Path, checkpoint: Path | None, store, size: int, device: str, 
                     r = loaded.family.translate(x, Guidance(direction=direction))  # type: ignore[arg-type]
                 outs = [to_uint8(y) for y in r["output"].cpu()]
                 atts = [a[0].numpy() for a in r["attention"].cpu()]
-            for o, tr, reg, att in zip(outs, truths, regions, atts, strict=True):
-                row = {"ssim": ssim_pair(o, tr), "psnr": psnr(o, tr)}
+            for x0, o, tr, reg, att in zip(xs, outs, truths, regions, atts, strict=True):
+                gt = score_pair(o, tr, x0, reg, None)
+                row = {"ssim": ssim_pair(o, tr), "psnr": psnr(o, tr), "out_psnr": gt["bg_psnr"],
+                       "in_err": gt["hair_err"]}
                 if att is not None and reg.any():
                     share = float(att[reg].sum() / max(att.sum(), 1e-12))
                     row["attention"] = share / float(reg.mean())
@@ -168,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(v, seed, step, {k: round(x, 4) for k, x in r.items()}, flush=True)
         (work / "ugatit_quality.json").write_text(json.dumps({"identity": identity, "curves": curves}, indent=1))
 
-    metrics = ["a2b_ssim", "b2a_ssim", "a2b_psnr", "a2b_attention"]
+    metrics = ["a2b_ssim", "a2b_in_err", "a2b_out_psnr", "b2a_in_err", "a2b_attention"]
     try:
         from plot import plot_curves
 
@@ -182,18 +188,26 @@ def main(argv: list[str] | None = None) -> int:
     last = {v: curves[v][max(curves[v])] for v in variants}
 
     lines = [f"Recipe recipes/ugatit/{args.recipe}.toml at {args.size} px, {args.iterations} iterations per run, "
-             f"seeds {args.seeds}; store: synthetic anime ({args.count} training faces per domain); scores on "
-             f"{min(args.eval_limit, args.test_count)} held-out faces per direction; mean [min, max] over seeds at "
-             f"the last checkpoint. Attention = share of the attention map inside the region where the styles "
-             f"differ / the region's share of the image (1 = no preference).",
-             "", "| model | A2B SSIM | A2B PSNR (dB) | B2A SSIM | B2A PSNR (dB) | A2B attention | B2A attention | "
-             "train s / run |", "|---|---|---|---|---|---|---|---|",
+             f"seeds {args.seeds}, overrides {' '.join(args.set) or 'none'}; store: synthetic anime ({args.count} "
+             f"training faces per domain); scores on {min(args.eval_limit, args.test_count)} held-out faces per "
+             f"direction; mean [min, max] over seeds at the last checkpoint. Region = where the two styles differ "
+             f"(face and hair); error in region = mean |output - truth| there (0-255; the identity row's value is "
+             f"the size of the translation); PSNR outside = background and clothes, which the translation must "
+             f"keep. Attention = share of the attention map inside the region / the region's share of the image "
+             f"(1 = no preference; without CAM: the channel sum of the encoder features).",
+             "", "| model | A2B SSIM | A2B PSNR (dB) | A2B error in region | A2B PSNR outside (dB) | B2A SSIM | "
+             "B2A PSNR (dB) | B2A error in region | B2A PSNR outside (dB) | A2B attention | B2A attention | "
+             "train s / run |", "|---|---|---|---|---|---|---|---|---|---|---|---|",
              f"| identity (output = input) | {identity['a2b_ssim']:.4f} | {identity['a2b_psnr']:.2f} | "
-             f"{identity['b2a_ssim']:.4f} | {identity['b2a_psnr']:.2f} | - | - | - |"]
+             f"{identity['a2b_in_err']:.1f} | {identity['a2b_out_psnr']:.2f} | {identity['b2a_ssim']:.4f} | "
+             f"{identity['b2a_psnr']:.2f} | {identity['b2a_in_err']:.1f} | {identity['b2a_out_psnr']:.2f} | "
+             f"- | - | - |"]
     for v in variants:
         rs = last[v]
         lines.append(f"| {LABELS[v]} | {cell(rs, 'a2b_ssim', '.4f')} | {cell(rs, 'a2b_psnr', '.2f')} | "
+                     f"{cell(rs, 'a2b_in_err', '.1f')} | {cell(rs, 'a2b_out_psnr', '.2f')} | "
                      f"{cell(rs, 'b2a_ssim', '.4f')} | {cell(rs, 'b2a_psnr', '.2f')} | "
+                     f"{cell(rs, 'b2a_in_err', '.1f')} | {cell(rs, 'b2a_out_psnr', '.2f')} | "
                      f"{cell(rs, 'a2b_attention', '.2f')} | {cell(rs, 'b2a_attention', '.2f')} | "
                      f"{np.mean(seconds[v]):.0f} |")
     lines += ["", "![U-GAT-IT curves](../examples/ugatit_quality_curves.png)"]
