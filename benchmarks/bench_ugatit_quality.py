@@ -64,13 +64,16 @@ from i2icli.translate import load_run  # noqa: E402
 VARIANTS = {
     "full": [],
     "cam=none": ["model.cam='none'"],
+    "cam=no_g": ["model.cam='no_g'"],
+    "cam=no_d": ["model.cam='no_d'"],
     "norm=in": ["model.norm='in'"],
     "norm=ln": ["model.norm='ln'"],
     "norm=lin": ["model.norm='lin'"],
     "norm=adain": ["model.norm='adain'"],
     "norm=gn": ["model.norm='gn'"],
 }
-LABELS = {"full": "U-GAT-IT (CAM + AdaLIN)", "cam=none": "w/o CAM", "norm=in": "w/ IN", "norm=ln": "w/ LN",
+LABELS = {"full": "U-GAT-IT (CAM + AdaLIN)", "cam=none": "w/o CAM", "cam=no_g": "w/o G_CAM", "cam=no_d": "w/o D_CAM",
+          "norm=in": "w/ IN", "norm=ln": "w/ LN",
           "norm=lin": "w/ LIN", "norm=adain": "w/ AdaIN", "norm=gn": "w/ GN"}
 
 
