@@ -126,7 +126,19 @@ def train_variant(data: Path, out: Path, overrides: list[str], seed: int, args) 
     cfg = resolve(read_recipe(path), config_cls_for, str(path), overrides=over, model="ugatit")
     t0 = time.perf_counter()
     train(TrainRequest(cfg=cfg, out=out, device=args.device, resume="auto" if ckpt.latest_checkpoint(out) else None))
-    return time.perf_counter() - t0
+    return max(time.perf_counter() - t0, logged_seconds(out))
+
+
+def logged_seconds(run: Path) -> float:
+    """Training wall time over every session of ``run`` (``elapsed_s`` restarts at 0 in each resumed process)."""
+    total, last = 0.0, 0.0
+    path = run / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        e = float(json.loads(line).get("elapsed_s", last))
+        if e < last:
+            total += last
+        last = e
+    return total + last
 
 
 def main(argv: list[str] | None = None) -> int:
