@@ -56,7 +56,6 @@ from i2icli.engine import checkpoint as ckpt  # noqa: E402
 from i2icli.guidance import Guidance  # noqa: E402
 from i2icli.images import to_tensor, to_uint8  # noqa: E402
 from i2icli.metrics.groundtruth import score_pair  # noqa: E402
-from i2icli.metrics.ssim import ssim_pair  # noqa: E402
 from i2icli.prepare.synthetic import AnimeRequest, prepare_anime  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for  # noqa: E402
 from i2icli.translate import load_run  # noqa: E402
@@ -105,7 +104,7 @@ def evaluate(run: Path, checkpoint: Path | None, store, size: int, device: str, 
                 atts = [a[0].numpy() for a in r["attention"].cpu()]
             for x0, o, tr, reg, att in zip(xs, outs, truths, regions, atts, strict=True):
                 gt = score_pair(o, tr, x0, reg, None)
-                row = {"ssim": ssim_pair(o, tr), "psnr": psnr(o, tr), "out_psnr": gt["bg_psnr"],
+                row = {"ssim": gt["ssim"], "psnr": psnr(o, tr), "out_psnr": gt["bg_psnr"],
                        "in_err": gt["hair_err"]}
                 if att is not None and reg.any():
                     share = float(att[reg].sum() / max(att.sum(), 1e-12))
