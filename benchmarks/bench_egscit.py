@@ -179,7 +179,39 @@ def quality(args) -> str:
                     print(f"seed {seed} {variant} it {it}: A2B {r['a2b'][0]:.4f}  B2A {r['b2a'][0]:.4f} "
                           f"({seconds:.0f} s training)", flush=True)
         (work / "curves.json").write_text(json.dumps({"curves": curves, "baselines": baselines}, indent=1))
+    if args.plot:
+        plot(args.plot, curves, baselines, args.seeds)
     return report(args, curves, baselines, len(pairs) // 2)
+
+
+def plot(path: Path, curves, baselines, seeds: list[int]) -> None:
+    """SSIM-to-truth curves per direction: mean over seeds as a line, the seeds' range as a band."""
+    from plot import plot_curves
+
+    panels = {}
+    for d, title in (("a2b", "A→B SSIM to truth"), ("b2a", "B→A SSIM to truth")):
+        series = {LABEL[v]: [(it, [r[d][0] for r in by_it[it]]) for it in sorted(by_it)]
+                  for v, by_it in curves.items() if by_it}
+        its = sorted({it for by_it in curves.values() for it in by_it})
+        for name, r in baselines.items():
+            series[name] = [(it, [r[d][0]]) for it in its]
+        panels[title] = series
+    plot_curves(path, panels, f"EGSC-IT on synthetic digits, w/o L_P (seeds {' '.join(map(str, seeds))}; "
+                "line: mean, band: min-max)")
+    print(f"wrote {path}")
+
+
+def ordering(curves) -> str:
+    """Does Table 2's A→B ordering full > w/o mask > w/o AdaIN hold at the last checkpoint, seeds' ranges apart?"""
+    last = {v: [r["a2b"][0] for r in by_it[max(by_it)]] for v, by_it in curves.items() if by_it}
+    if not all(v in last for v in ("full", "no_mask", "no_adain")):
+        return ""
+    verdicts = []
+    for hi, lo in (("full", "no_mask"), ("no_mask", "no_adain")):
+        gap = min(last[hi]) - max(last[lo])
+        verdicts.append(f"{LABEL[hi]} > {LABEL[lo]}: {'yes, ranges apart' if gap > 0 else 'NO'} "
+                        f"(worst seed of the first - best of the second: {gap:+.4f})")
+    return "Table 2's A→B ordering at the last checkpoint: " + "; ".join(verdicts) + "."
 
 
 def report(args, curves, baselines, n_pairs: int) -> str:
@@ -216,6 +248,9 @@ def report(args, curves, baselines, n_pairs: int) -> str:
     for it in its:
         row = [f"{np.mean([r['a2b'][0] for r in curves[v][it]]):.4f}" if it in curves[v] else "-" for v in curves]
         lines.append(f"| {it} | " + " | ".join(row) + " |")
+    verdict = ordering(curves)
+    if verdict:
+        lines += ["", verdict]
     return "\n".join(lines)
 
 
@@ -311,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, help="keep the store and runs here (default: a temporary folder)")
     ap.add_argument("--note", default="", help="a paragraph appended to the quality section (e.g. budget caveats)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
+    ap.add_argument("--plot", type=Path, default=None, help="learning curves as a PNG (needs the bench extra)")
     args = ap.parse_args(argv)
     if not (args.quality or args.speed):
         ap.error("choose --quality and/or --speed")

@@ -20,6 +20,15 @@ and the rest).  L_F uses a random VGG-19 (**not ImageNet VGG**).
 
     python benchmarks/bench_segin_quality.py --iterations 300 --seeds 3          # tiny, minutes on CPU
     python benchmarks/bench_segin_quality.py --iterations 20000 --seeds 3 --train 4000 --channels 32  # full
+
+Runs split over processes (one core each) and merged into one section and one curve plot::
+
+    python benchmarks/bench_segin_quality.py --only SEGIN --iterations 3000 --curve 250 --threads 1 \
+        --no-write --json segin.json &
+    python benchmarks/bench_segin_quality.py --only "no warp input" --iterations 3000 --curve 250 \
+        --threads 1 --no-write --json nowarp.json &
+    wait; python benchmarks/bench_segin_quality.py --merge segin.json nowarp.json \
+        --plot examples/segin_quality_curves.png
 """
 
 from __future__ import annotations
@@ -139,11 +148,12 @@ def train_and_score(args: argparse.Namespace, store: Path, test: dict, seed: int
         batch = images_to_float({key: torch.stack([i[key] for i in items]) for key in items[0]}, ds.image_keys)
         run_iteration(fam, {p.name: nets for p in fam.phases}, opts, batch, it)
         if args.curve and (it + 1) % args.curve == 0:
-            curve.append((it + 1, score(fam, test)["psnr"]))
+            curve.append((it + 1, score(fam, test)))
             fam.networks.train()
     secs = time.perf_counter() - t0
     out = score(fam, test)
     out["seconds"] = secs
+    out["seed"] = seed
     if curve:
         out["curve"] = curve
     return out
@@ -179,10 +189,108 @@ ABLATIONS = {"w/o GAN": ["model.lambda_gan=0"], "w/o L_recon": ["model.lambda_re
              "w/o NL": ["model.use_nonlocal=false"], "w/o MT": ["model.multitask=false"]}
 
 
+def run_variants(args: argparse.Namespace, variants: dict[str, list[str]]) -> dict:
+    """Train and score every (variant, seed); the result also carries what the report needs to describe it."""
+    seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+    with tempfile.TemporaryDirectory() as tmp:
+        store, test = build(args, Path(tmp))
+        warp_psnr = float(np.mean([10 * np.log10(255.0 ** 2 / max(1e-10, ((w.astype(np.float64) - t) ** 2).mean()))
+                                   for w, t in zip(test["warp"], test["truth"], strict=True)]))
+        results: dict[str, list[dict]] = {}
+        for name, extra in variants.items():
+            for seed in seeds:
+                r = train_and_score(args, store, test, seed, extra)
+                results.setdefault(name, []).append(r)
+                print(name, seed, json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                              for k, v in r.items() if k != "curve"}), flush=True)
+    meta = {k: getattr(args, k) for k in ("iterations", "train", "test", "size", "batch", "channels", "n_down",
+                                          "data_seed", "no_feat")}
+    return {"meta": dict(meta, warp_psnr=warp_psnr), "results": results}
+
+
+def merge(paths: list[Path]) -> dict:
+    """Several ``--json`` files of one protocol (same meta) as one result."""
+    docs = [json.loads(p.read_text()) for p in paths]
+    for p, d in zip(paths, docs, strict=True):
+        if d["meta"] != docs[0]["meta"]:
+            raise SystemExit(f"{p}: made with other settings than {paths[0]} ({d['meta']} vs {docs[0]['meta']})")
+    results: dict[str, list[dict]] = {}
+    for d in docs:
+        for name, runs in d["results"].items():
+            results.setdefault(name, []).extend(runs)
+    return {"meta": docs[0]["meta"], "results": results}
+
+
+CURVE_PANELS = {"psnr": "PSNR to truth (dB)", "ssim": "SSIM to truth", "colour_face": "face colour error (0-255)"}
+
+
+def plot(doc: dict, path: Path) -> None:
+    from plot import plot_curves
+
+    panels = {}
+    for key, title in CURVE_PANELS.items():
+        series = {}
+        for name, runs in doc["results"].items():
+            cs = [r["curve"] for r in runs if "curve" in r]
+            if cs:
+                steps = [it for it, _ in cs[0]]
+                series[name] = [(it, [c[i][1][key] for c in cs]) for i, it in enumerate(steps)]
+        panels[title] = series
+    panels["PSNR to truth (dB)"]["the test warp itself"] = [
+        (it, [doc["meta"]["warp_psnr"]]) for it, _ in next(iter(panels["PSNR to truth (dB)"].values()))]
+    n = len(next(iter(doc["results"].values())))
+    plot_curves(path, panels, f"SEGIN on synthetic faces with ground truth ({n} seeds; line: mean, band: min-max)")
+    print(f"wrote {path}")
+
+
+def report(doc: dict) -> str:
+    m, results = doc["meta"], doc["results"]
+    keys = ["psnr", "ssim", "colour_face", "colour_hair", "colour_rest"]
+    rows = []
+    for name, runs in results.items():
+        cells = []
+        for k in keys:
+            v = np.array([r[k] for r in runs])
+            cells.append(f"{v.mean():.3f} +- {v.std():.3f}" if k == "ssim" else f"{v.mean():.2f} +- {v.std():.2f}")
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean([r['seconds'] for r in runs]):.0f} |")
+    seg = sorted(results["SEGIN"], key=lambda r: r.get("seed", 0))
+    base = sorted(results.get("no warp input", []), key=lambda r: r.get("seed", 0))
+    n_seeds = len(seg)
+    wins = sum(a["colour_face"] < b["colour_face"] and a["psnr"] > b["psnr"] for a, b in zip(seg, base, strict=False))
+    apart = ""
+    if base:
+        gap = min(r["psnr"] for r in seg) - max(r["psnr"] for r in base)
+        apart = (f"The seeds' PSNR ranges are {'apart' if gap > 0 else 'NOT apart'} "
+                 f"(worst SEGIN seed - best no-warp seed: {gap:+.2f} dB).  ")
+    body = (f"Synthetic faces at {m['size']} px: {m['train']} training faces (self pairs, oracle identity match + "
+            f"Section III-B perturbations), {m['test']} test pairs (x = XDoG of face A, r = face B, truth = A's "
+            f"geometry in B's colours, warp from the renderer's face-frame correspondence).  {m['iterations']} "
+            f"iterations, batch {m['batch']}, channels {m['channels']}, n_down {m['n_down']}, "
+            f"{n_seeds} seeds; "
+            + ("L_F off (--no-feat; its VGG-19 would be random here)" if m["no_feat"]
+               else "L_F with a random VGG-19 (**not ImageNet VGG**)")
+            + f".  The test warp itself (used as the output) scores {m['warp_psnr']:.2f} dB PSNR against the truth.\n\n"
+            + "| variant | PSNR (dB) | SSIM | colour error face | hair | rest | s/run |\n"
+            + "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            + (f"SEGIN beats its no-warp ablation on both PSNR and face colour error in {wins} of {n_seeds} seeds.  "
+               + apart if base else "Table II's ablations, as measured.  ")
+            + "Colour error: |mean colour of the output - mean colour of the truth| per region, 0-255 units.\n")
+    curves = {name: [r["curve"] for r in runs if "curve" in r] for name, runs in results.items()}
+    if any(curves.values()):
+        body += "\nTest PSNR (dB) during training, mean over seeds (is it still moving?):\n\n"
+        for name, cs in curves.items():
+            if cs:
+                steps = [it for it, _ in cs[0]]
+                means = np.mean([[v["psnr"] if isinstance(v, dict) else v for _, v in c] for c in cs], axis=0)
+                body += f"- {name}: " + ", ".join(f"{it}: {v:.2f}" for it, v in zip(steps, means, strict=True)) + "\n"
+    return body
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iterations", type=int, default=300)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
+    ap.add_argument("--seed-list", type=int, nargs="+", default=None, help="these seeds instead of --seeds")
     ap.add_argument("--train", type=int, default=400)
     ap.add_argument("--test", type=int, default=64)
     ap.add_argument("--size", type=int, default=64)
@@ -193,67 +301,42 @@ def main() -> None:
     ap.add_argument("--ablations", action="store_true", help="also train Table II's ablations")
     ap.add_argument("--ablations-only", action="store_true",
                     help="SEGIN and Table II's ablations only (own section of docs/BENCHMARKS.md)")
+    ap.add_argument("--only", action="append", default=None, metavar="VARIANT",
+                    help="train only this variant (repeatable), e.g. SEGIN or 'no warp input'")
     ap.add_argument("--no-feat", action="store_true", help="drop L_F (its VGG is random here anyway)")
     ap.add_argument("--curve", type=int, default=0, help="score every N iterations (convergence check)")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="write the runs here (input of --merge)")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="no training: report the runs of these --json files together")
+    ap.add_argument("--plot", type=Path, default=None, help="learning curves as a PNG (needs --curve runs)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    variants = dict(VARIANTS, **(ABLATIONS if args.ablations else {}))
-    if args.ablations_only:
-        variants = {"SEGIN": [], **ABLATIONS}
-    with tempfile.TemporaryDirectory() as tmp:
-        store, test = build(args, Path(tmp))
-        warp_psnr = float(np.mean([10 * np.log10(255.0 ** 2 / max(1e-10, ((w.astype(np.float64) - t) ** 2).mean()))
-                                   for w, t in zip(test["warp"], test["truth"], strict=True)]))
-        results: dict[str, list[dict]] = {}
-        for name, extra in variants.items():
-            for seed in range(args.seeds):
-                r = train_and_score(args, store, test, seed, extra)
-                results.setdefault(name, []).append(r)
-                print(name, seed, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}),
-                      flush=True)
-    keys = ["psnr", "ssim", "colour_face", "colour_hair", "colour_rest"]
-    rows = []
-    for name, runs in results.items():
-        cells = []
-        for k in keys:
-            v = np.array([r[k] for r in runs])
-            cells.append(f"{v.mean():.3f} +- {v.std():.3f}" if k == "ssim" else f"{v.mean():.2f} +- {v.std():.2f}")
-        rows.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean([r['seconds'] for r in runs]):.0f} |")
-    seg = results["SEGIN"]
-    base = results.get("no warp input", [])
-    wins = sum(a["colour_face"] < b["colour_face"] and a["psnr"] > b["psnr"] for a, b in zip(seg, base, strict=False))
-    body = (f"Synthetic faces at {args.size} px: {args.train} training faces (self pairs, oracle identity match + "
-            f"Section III-B perturbations), {args.test} test pairs (x = XDoG of face A, r = face B, truth = A's "
-            f"geometry in B's colours, warp from the renderer's face-frame correspondence).  {args.iterations} "
-            f"iterations, batch {args.batch}, channels {args.channels}, n_down {args.n_down}, "
-            f"{args.seeds} seeds; "
-            + ("L_F off (--no-feat; its VGG-19 would be random here)" if args.no_feat
-               else "L_F with a random VGG-19 (**not ImageNet VGG**)")
-            + f".  The test warp itself (used as the output) scores {warp_psnr:.2f} dB PSNR against the truth.\n\n"
-            + "| variant | PSNR (dB) | SSIM | colour error face | hair | rest | s/run |\n"
-            + "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-            + (f"SEGIN beats its no-warp ablation on both PSNR and face colour error in {wins} of {args.seeds} seeds.  "
-               if base else "Table II's ablations, as measured.  ")
-            +
-            "Colour error: |mean colour of the output - mean colour of the truth| per region, 0-255 units.\n")
-    curves = {name: [r["curve"] for r in runs if "curve" in r] for name, runs in results.items()}
-    if any(curves.values()):
-        body += "\nTest PSNR (dB) during training, mean over seeds (is it still moving?):\n\n"
-        for name, cs in curves.items():
-            if cs:
-                steps = [it for it, _ in cs[0]]
-                means = np.mean([[v for _, v in c] for c in cs], axis=0)
-                body += f"- {name}: " + ", ".join(f"{it}: {v:.2f}" for it, v in zip(steps, means, strict=True)) + "\n"
+    if args.merge:
+        doc = merge(args.merge)
+    else:
+        variants = dict(VARIANTS, **(ABLATIONS if args.ablations else {}))
+        if args.ablations_only:
+            variants = {"SEGIN": [], **ABLATIONS}
+        if args.only:
+            every = {**VARIANTS, **ABLATIONS}
+            unknown = [v for v in args.only if v not in every]
+            if unknown:
+                raise SystemExit(f"--only {unknown[0]!r}: not a variant; choose from {', '.join(every)}")
+            variants = {v: every[v] for v in args.only}
+        doc = run_variants(args, variants)
+        if args.json:
+            args.json.write_text(json.dumps(doc, indent=1, default=float))
+    ablations_only = "no warp input" not in doc["results"] and len(doc["results"]) > 1
+    body = report(doc)
     print(body)
+    if args.plot:
+        plot(doc, args.plot)
     if not args.no_write:
-        write_section("SEGIN quality: " + ("Table II ablations on synthetic faces" if args.ablations_only
+        write_section("SEGIN quality: " + ("Table II ablations on synthetic faces" if ablations_only
                                            else "synthetic faces with ground truth"), body)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=float))
 
 
 if __name__ == "__main__":
