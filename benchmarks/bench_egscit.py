@@ -73,6 +73,9 @@ VARIANTS = {
 }
 LABEL = {"full": "EGSC-IT (full, w/o L_P)", "no_mask": "w/o feature mask (w/o L_P)",
          "no_adain": "w/o AdaIN (w/o L_P)"}
+RANDOM_LP = "L_P on a random VGG-19, not ImageNet VGG"
+LABEL_RANDOM_LP = {"full": f"EGSC-IT (full, {RANDOM_LP})", "no_mask": f"w/o feature mask ({RANDOM_LP})",
+                   "no_adain": f"w/o AdaIN ({RANDOM_LP})"}
 PAPER = {"full": (0.478, 0.232), "no_mask": (0.395, 0.133), "no_adain": (0.208, 0.080)}
 NO_LP = ["model.lambda_style=0", "model.lambda_content=0"]
 
@@ -86,7 +89,8 @@ def common(args, data: Path, seed: int, iterations: int) -> list[str]:
             "data.num_workers=0", f"train.iterations={iterations}", f"train.batch_size={args.batch}",
             f"train.seed={seed}", f"train.lr={args.lr}", f"train.checkpoint_every={args.eval_every}",
             f"train.keep_checkpoints={iterations // args.eval_every + 2}", f"train.sample_every={iterations}",
-            f"train.log_every={max(1, min(100, iterations // 20))}", *NO_LP, *args.set]
+            f"train.log_every={max(1, min(100, iterations // 20))}",
+            *(["model.vgg='random'"] if args.lp == "random" else NO_LP), *args.set]
 
 
 def train_stage1(args, data: Path, work: Path, seed: int) -> Path:
@@ -100,7 +104,7 @@ def train_stage1(args, data: Path, work: Path, seed: int) -> Path:
 
 
 def train_variant(args, data: Path, work: Path, seed: int, variant: str, stage1: Path) -> Path:
-    out = work / f"{variant}-seed{seed}"
+    out = work / (f"{variant}-seed{seed}" if args.lp == "off" else f"{variant}-lp{args.lp}-seed{seed}")
     if ckpt.latest_checkpoint(out) is not None and ckpt.latest_checkpoint(out).name.endswith(f"{args.iterations:08d}"):
         return out
     over = common(args, data, seed, args.iterations) + [f"model.stage1_run={stage1}", *VARIANTS[variant]]
@@ -119,22 +123,52 @@ def test_pairs(store) -> list[tuple[int, int, int, str]]:
             for k in range(len(p.input))]
 
 
-def score_pairs(fn, store, pairs, size: int, batch: int = 64) -> dict[str, tuple[float, float]]:
-    """SSIM to the ground truth per direction, (mean, std) over pairs, of ``fn(x, exemplar, direction) -> y``."""
+def stroke_regions(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(background, stroke) boolean masks of a two-colour digit image: the background colour is the median of
+    the border pixels, strokes are the pixels farther from it than half the largest distance."""
+    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]]).astype(np.float64)
+    dist = np.abs(x.astype(np.float64) - np.median(border, axis=0)).sum(-1)
+    stroke = dist > 0.5 * max(dist.max(), 1.0)
+    return ~stroke, stroke
+
+
+def region_errors(y: np.ndarray, truth: np.ndarray, x: np.ndarray) -> tuple[float, float, bool]:
+    """Mean |y - truth| (0-255) on the input's background and on its strokes, and whether y's background is
+    nearer the truth's stroke colour than the truth's background colour (foreground and background swapped)."""
+    bg, fg = stroke_regions(x)
+    err = np.abs(y.astype(np.float64) - truth).mean(-1)
+    y_bg, t_bg = y[bg].astype(np.float64).mean(0), truth[bg].astype(np.float64).mean(0)
+    t_fg = truth[fg].astype(np.float64).mean(0) if fg.any() else t_bg
+    swapped = bool(np.abs(y_bg - t_fg).sum() < np.abs(y_bg - t_bg).sum())
+    return float(err[bg].mean()), float(err[fg].mean()) if fg.any() else 0.0, swapped
+
+
+def score_pairs(fn, store, pairs, size: int, batch: int = 64) -> dict:
+    """SSIM to the ground truth per direction, (mean, std) over pairs, of ``fn(x, exemplar, direction) -> y``;
+    under ``"regions"`` the colour error on the input's background and strokes and the swap rate
+    (:func:`region_errors`), which say *where* an SSIM difference comes from."""
     scores: dict[str, list[float]] = {"a2b": [], "b2a": []}
+    regions: dict[str, list[tuple[float, float, bool]]] = {"a2b": [], "b2a": []}
     for direction in ("a2b", "b2a"):
         rows = [r for r in pairs if r[3] == direction]
         for start in range(0, len(rows), batch):
             chunk = rows[start:start + batch]
-            x = torch.stack([to_tensor(resize(store.image("test", i), size)) for _, i, _, _ in chunk])
+            xs = [resize(store.image("test", i), size) for _, i, _, _ in chunk]
+            x = torch.stack([to_tensor(v) for v in xs])
             e = torch.stack([to_tensor(resize(store.image("test", j), size)) for _, _, j, _ in chunk])
             out = fn(x, e, direction)
-            for (k, _, _, _), y in zip(chunk, out.cpu(), strict=True):
-                scores[direction].append(ssim_pair(to_uint8(y), resize(store.truth("test", k), size)))
-    return {d: (float(np.mean(v)), float(np.std(v))) for d, v in scores.items()}
+            for (k, _, _, _), y, xi in zip(chunk, out.cpu(), xs, strict=True):
+                truth = resize(store.truth("test", k), size)
+                y8 = to_uint8(y)
+                scores[direction].append(ssim_pair(y8, truth))
+                regions[direction].append(region_errors(y8, truth, xi))
+    res: dict = {d: (float(np.mean(v)), float(np.std(v))) for d, v in scores.items()}
+    res["regions"] = {d: {"bg": float(np.mean([r[0] for r in v])), "fg": float(np.mean([r[1] for r in v])),
+                          "swap": float(np.mean([r[2] for r in v]))} for d, v in regions.items()}
+    return res
 
 
-def evaluate(run: Path, checkpoint: Path, store, pairs, size: int, device: str) -> dict[str, tuple[float, float]]:
+def evaluate(run: Path, checkpoint: Path, store, pairs, size: int, device: str) -> dict:
     """A checkpoint's translations (input, exemplar, direction of each ground-truth pair) scored by SSIM."""
     loaded = load_run(run, device=device, checkpoint=checkpoint)
 
@@ -180,28 +214,35 @@ def quality(args) -> str:
                           f"({seconds:.0f} s training)", flush=True)
         (work / "curves.json").write_text(json.dumps({"curves": curves, "baselines": baselines}, indent=1))
     if args.plot:
-        plot(args.plot, curves, baselines, args.seeds)
+        plot(args.plot, curves, baselines, args.seeds, args.lp)
     return report(args, curves, baselines, len(pairs) // 2)
 
 
-def plot(path: Path, curves, baselines, seeds: list[int]) -> None:
+def labels(lp: str) -> dict[str, str]:
+    return LABEL_RANDOM_LP if lp == "random" else LABEL
+
+
+def plot(path: Path, curves, baselines, seeds: list[int], lp: str = "off") -> None:
     """SSIM-to-truth curves per direction: mean over seeds as a line, the seeds' range as a band."""
     from plot import plot_curves
 
+    lab = labels(lp)
+
     panels = {}
     for d, title in (("a2b", "A→B SSIM to truth"), ("b2a", "B→A SSIM to truth")):
-        series = {LABEL[v]: [(it, [r[d][0] for r in by_it[it]]) for it in sorted(by_it)]
+        series = {lab[v]: [(it, [r[d][0] for r in by_it[it]]) for it in sorted(by_it)]
                   for v, by_it in curves.items() if by_it}
         its = sorted({it for by_it in curves.values() for it in by_it})
         for name, r in baselines.items():
             series[name] = [(it, [r[d][0]]) for it in its]
         panels[title] = series
-    plot_curves(path, panels, f"EGSC-IT on synthetic digits, w/o L_P (seeds {' '.join(map(str, seeds))}; "
+    loss = "w/o L_P" if lp == "off" else RANDOM_LP
+    plot_curves(path, panels, f"EGSC-IT on synthetic digits, {loss} (seeds {' '.join(map(str, seeds))}; "
                 "line: mean, band: min-max)")
     print(f"wrote {path}")
 
 
-def ordering(curves) -> str:
+def ordering(curves, lp: str = "off") -> str:
     """Does Table 2's A→B ordering full > w/o mask > w/o AdaIN hold at the last checkpoint, seeds' ranges apart?"""
     last = {v: [r["a2b"][0] for r in by_it[max(by_it)]] for v, by_it in curves.items() if by_it}
     if not all(v in last for v in ("full", "no_mask", "no_adain")):
@@ -209,7 +250,7 @@ def ordering(curves) -> str:
     verdicts = []
     for hi, lo in (("full", "no_mask"), ("no_mask", "no_adain")):
         gap = min(last[hi]) - max(last[lo])
-        verdicts.append(f"{LABEL[hi]} > {LABEL[lo]}: {'yes, ranges apart' if gap > 0 else 'NO'} "
+        verdicts.append(f"{labels(lp)[hi]} > {labels(lp)[lo]}: {'yes, ranges apart' if gap > 0 else 'NO'} "
                         f"(worst seed of the first - best of the second: {gap:+.4f})")
     return "Table 2's A→B ordering at the last checkpoint: " + "; ".join(verdicts) + "."
 
@@ -220,9 +261,12 @@ def report(args, curves, baselines, n_pairs: int) -> str:
              f"{args.iterations} engine iterations (= {args.iterations // 5} paper iterations of 1 D + 5 G updates), "
              f"batch {args.batch}, lr {args.lr}, poly decay, recipe recipes/egscit/mnist_single.toml"
              f"{' with ' + ', '.join(args.set) if args.set else ''}, device {args.device}.",
-             "**All rows are without L_P** (style and content weights 0): no ImageNet VGG-19 on this machine, "
-             "so no VGG was loaded; the paper's columns are given for reference only (its rows use L_P, "
-             "28 px MNIST and 60k paper iterations).",
+             ("**All rows are without L_P** (style and content weights 0): no ImageNet VGG-19 on this machine, "
+              "so no VGG was loaded; the paper's columns are given for reference only (its rows use L_P, "
+              "28 px MNIST and 60k paper iterations)." if args.lp == "off" else
+              "**All rows use L_P on a seeded random VGG-19 (not ImageNet VGG)** with the recipe's weights "
+              "(lambda_s, lambda_c): it tests the loss's mechanism (Gram statistics of random filters still "
+              "carry colour), not the paper's numbers, which use ImageNet VGG-19 and 28 px MNIST."),
              "",
              "| variant | A→B SSIM mean over seeds [min, max] | B→A SSIM mean over seeds [min, max] | "
              "pair std (A→B / B→A) | paper A→B / B→A |",
@@ -237,20 +281,33 @@ def report(args, curves, baselines, n_pairs: int) -> str:
             cells.append(f"{np.mean(means):.4f} [{min(means):.4f}, {max(means):.4f}]")
         stds = "/".join(f"{np.mean([r[d][1] for r in last]):.3f}" for d in ("a2b", "b2a"))
         pa, pb = PAPER[v]
-        lines.append(f"| {LABEL[v]} | {cells[0]} | {cells[1]} | {stds} | {pa:.3f} / {pb:.3f} (with L_P) |")
+        lines.append(f"| {labels(args.lp)[v]} | {cells[0]} | {cells[1]} | {stds} | {pa:.3f} / {pb:.3f} (with L_P) |")
     for name, r in baselines.items():
         lines.append(f"| {name} (no model) | {r['a2b'][0]:.4f} | {r['b2a'][0]:.4f} | "
                      f"{r['a2b'][1]:.3f}/{r['b2a'][1]:.3f} | - |")
     lines += ["", "Learning curve (A→B SSIM, mean over seeds, at each checkpoint):", "",
-              "| iteration | " + " | ".join(LABEL[v] for v in curves) + " |",
+              "| iteration | " + " | ".join(labels(args.lp)[v] for v in curves) + " |",
               "|---|" + "---|" * len(curves)]
     its = sorted({it for by_it in curves.values() for it in by_it})
     for it in its:
         row = [f"{np.mean([r['a2b'][0] for r in curves[v][it]]):.4f}" if it in curves[v] else "-" for v in curves]
         lines.append(f"| {it} | " + " | ".join(row) + " |")
-    verdict = ordering(curves)
+    verdict = ordering(curves, args.lp)
     if verdict:
         lines += ["", verdict]
+    lines += ["", "Where the error is (last checkpoint, mean over seeds): mean |output - truth| (0-255) on the "
+              "input's background and on its strokes, and the share of pairs whose output background is nearer "
+              "the truth's stroke colour (foreground and background swapped):", "",
+              "| variant | A→B background | A→B strokes | A→B swapped | B→A background | B→A strokes | B→A swapped |",
+              "|---|---|---|---|---|---|---|"]
+    rows = {labels(args.lp)[v]: by_it[max(by_it)] for v, by_it in curves.items() if by_it}
+    rows.update({name: [r] for name, r in baselines.items()})
+    for name, runs in rows.items():
+        if not all("regions" in r for r in runs):
+            continue
+        cells = [f"{np.mean([r['regions'][d][k] for r in runs]):{'.0%' if k == 'swap' else '.1f'}}"
+                 for d in ("a2b", "b2a") for k in ("bg", "fg", "swap")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -347,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="a paragraph appended to the quality section (e.g. budget caveats)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     ap.add_argument("--plot", type=Path, default=None, help="learning curves as a PNG (needs the bench extra)")
+    ap.add_argument("--lp", choices=("off", "random"), default="off",
+                    help="perceptual loss of stage 2: off (w/o L_P, the default: no ImageNet VGG here) or on a "
+                         "seeded random VGG-19 (labelled 'not ImageNet VGG' everywhere)")
     args = ap.parse_args(argv)
     if not (args.quality or args.speed):
         ap.error("choose --quality and/or --speed")
@@ -362,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         text = quality(args) + (f"\n\n{args.note.strip()}" if args.note.strip() else "")
         print(text)
         if not args.no_write:
-            print(f"wrote {write_section('EGSC-IT MNIST-Single ablation', text, args.device)}")
+            title = "EGSC-IT MNIST-Single ablation" + (", L_P on a random VGG-19" if args.lp == "random" else "")
+            print(f"wrote {write_section(title, text, args.device)}")
     return 0
 
 
