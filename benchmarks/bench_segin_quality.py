@@ -281,7 +281,7 @@ def report(doc: dict) -> str:
         for name, cs in curves.items():
             if cs:
                 steps = [it for it, _ in cs[0]]
-                means = np.mean([[v["psnr"] if isinstance(v, dict) else v for _, v in c] for c in cs], axis=0)
+                means = np.mean([[v["psnr"] for _, v in c] for c in cs], axis=0)
                 body += f"- {name}: " + ", ".join(f"{it}: {v:.2f}" for it, v in zip(steps, means, strict=True)) + "\n"
     return body
 

@@ -1,0 +1,62 @@
+"""The scoring helpers of the learning benchmarks (benchmarks/ is not a package; imported by path)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import bench_egscit  # noqa: E402
+import bench_segin_quality  # noqa: E402
+
+
+def _digit(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> np.ndarray:
+    img = np.empty((16, 16, 3), np.uint8)
+    img[:] = bg
+    img[4:12, 7:9] = fg  # a vertical stroke
+    return img
+
+
+def test_region_errors_perfect_wrong_strokes_and_swap() -> None:
+    x = _digit((255, 255, 255), (0, 0, 0))
+    truth = _digit((0, 0, 255), (255, 0, 0))
+    assert bench_egscit.region_errors(truth, truth, x) == (0.0, 0.0, False)
+    flat = _digit((255, 0, 0), (255, 0, 0))  # the digit erased: background right, strokes wrong
+    bg, fg, swapped = bench_egscit.region_errors(flat, truth, x)
+    assert bg == 0.0 and fg == pytest.approx(170.0) and not swapped
+    assert bench_egscit.region_errors(_digit((255, 0, 0), (0, 0, 255)), truth, x)[2]
+
+
+def test_stroke_regions_follow_the_input_not_its_polarity() -> None:
+    a = bench_egscit.stroke_regions(_digit((255, 255, 255), (0, 0, 0)))[1]
+    b = bench_egscit.stroke_regions(_digit((0, 0, 0), (255, 255, 255)))[1]
+    assert a.sum() == 16 and (a == b).all()
+
+
+def test_ordering_verdict_needs_the_ranges_apart() -> None:
+    def run(a2b: float) -> dict:
+        return {"a2b": (a2b, 0.0), "b2a": (0.0, 0.0)}
+
+    curves = {"full": {10: [run(0.5), run(0.6)]}, "no_mask": {10: [run(0.55), run(0.4)]},
+              "no_adain": {10: [run(0.2), run(0.3)]}}
+    text = bench_egscit.ordering(curves)
+    assert "w/o feature mask (w/o L_P): NO" in text and "w/o AdaIN (w/o L_P): yes" in text
+    assert bench_egscit.ordering({"full": curves["full"]}) == ""
+
+
+def test_segin_merge_joins_seeds_and_refuses_other_settings(tmp_path: Path) -> None:
+    meta = {"iterations": 10, "warp_psnr": 16.0}
+    run = {"psnr": 16.0, "ssim": 0.5, "colour_face": 1.0, "colour_hair": 1.0, "colour_rest": 1.0, "seconds": 1.0}
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_text(json.dumps({"meta": meta, "results": {"SEGIN": [dict(run, seed=0)]}}))
+    b.write_text(json.dumps({"meta": meta, "results": {"SEGIN": [dict(run, seed=1)]}}))
+    c.write_text(json.dumps({"meta": dict(meta, iterations=20), "results": {}}))
+    merged = bench_segin_quality.merge([a, b])
+    assert [r["seed"] for r in merged["results"]["SEGIN"]] == [0, 1]
+    with pytest.raises(SystemExit, match="other settings"):
+        bench_segin_quality.merge([a, c])
