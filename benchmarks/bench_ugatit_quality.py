@@ -65,6 +65,7 @@ VARIANTS = {
     "cam=none": ["model.cam='none'"],
     "cam=no_g": ["model.cam='no_g'"],
     "cam=no_d": ["model.cam='no_d'"],
+    "cam_loss=0": ["model.lambda_cam=0"],
     "norm=in": ["model.norm='in'"],
     "norm=ln": ["model.norm='ln'"],
     "norm=lin": ["model.norm='lin'"],
@@ -72,6 +73,7 @@ VARIANTS = {
     "norm=gn": ["model.norm='gn'"],
 }
 LABELS = {"full": "U-GAT-IT (CAM + AdaLIN)", "cam=none": "w/o CAM", "cam=no_g": "w/o G_CAM", "cam=no_d": "w/o D_CAM",
+          "cam_loss=0": "CAM attention, lambda_cam = 0",
           "norm=in": "w/ IN", "norm=ln": "w/ LN",
           "norm=lin": "w/ LIN", "norm=adain": "w/ AdaIN", "norm=gn": "w/ GN"}
 
@@ -121,7 +123,7 @@ def train_variant(data: Path, out: Path, overrides: list[str], seed: int, args) 
             "data.num_workers=0", f"train.iterations={args.iterations}", f"train.seed={seed}",
             f"train.checkpoint_every={args.eval_every}", "train.keep_checkpoints=0",
             f"train.sample_every={args.iterations}", f"train.log_every={max(1, args.eval_every // 5)}",
-            *overrides, *args.set]
+            *args.set, *overrides]  # the variant's own settings win over --set
     cfg = resolve(read_recipe(path), config_cls_for, str(path), overrides=over, model="ugatit")
     t0 = time.perf_counter()
     train(TrainRequest(cfg=cfg, out=out, device=args.device, resume="auto" if ckpt.latest_checkpoint(out) else None))
