@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -152,32 +153,45 @@ def digit_class(name: str) -> int | None:
     return int(word) if word.isdigit() else None
 
 
-def colour_choice(y: np.ndarray, truth: np.ndarray, x: np.ndarray) -> tuple[bool, bool]:
-    """A→B: is y's (stroke, background) colour pair the exemplar's, and is it red on green?
+class Colours(NamedTuple):
+    """Which of domain B's colours an A→B output takes, region by region (regions from the input)."""
 
-    Each region's mean colour (regions from the input, :func:`stroke_regions`) is named by the nearest of
-    domain B's three colours. Domain B's *training* digits 5-9 are always red on green (Section 4), its test
-    digits never follow that rule, so "red on green where the exemplar is not" measures how much a model paints
-    B's training bias instead of the exemplar's colours.
+    background: bool  # the output's background has the exemplar's background colour
+    strokes: bool  # the output's strokes have the exemplar's stroke colour
+    erased: bool  # the output's strokes have the exemplar's *background* colour: the digit is gone
+    red_on_green: bool  # the output is red strokes on green, B's training rule for digits 5-9
+    truth_red_on_green: bool  # the truth itself is red on green
+
+
+def colour_choice(y: np.ndarray, truth: np.ndarray, x: np.ndarray) -> Colours:
+    """Name each region's mean colour in ``y`` and ``truth`` by the nearest of B's red, green and blue.
+
+    Domain B's *training* digits 5-9 are always red on green (Section 4), its test digits never follow that
+    rule, so red-on-green outputs where the exemplar is not measure how much a model paints B's training bias
+    instead of the exemplar's colours.
     """
     bg, fg = stroke_regions(x)
 
     def name(img: np.ndarray, region: np.ndarray) -> int:
         return int(np.abs(PALETTE - img[region].astype(np.float64).mean(0)).sum(-1).argmin())
 
-    out = (name(y, fg), name(y, bg))
-    return out == (name(truth, fg), name(truth, bg)), out == (0, 1)
+    (y_fg, y_bg), (t_fg, t_bg) = (name(y, fg), name(y, bg)), (name(truth, fg), name(truth, bg))
+    return Colours(y_bg == t_bg, y_fg == t_fg, y_fg == t_bg, (y_fg, y_bg) == (0, 1), (t_fg, t_bg) == (0, 1))
 
 
-def bias_rates(rows: list[tuple[int | None, bool, bool, bool]]) -> dict[str, float]:
-    """From (digit, truth is red on green, follows exemplar, output red on green) per A→B pair: the share of
-    pairs whose colours follow the exemplar, and the share of red-on-green outputs among pairs whose exemplar
-    is not red on green, for digits 5-9 (B's biased classes) and 0-4 (control)."""
-    out = {"follows": float(np.mean([r[2] for r in rows])) if rows else float("nan")}
+def colour_rates(rows: list[tuple[int | None, Colours]]) -> dict[str, float]:
+    """Shares over A→B pairs (digit, :class:`Colours`): background and strokes right, strokes erased, strokes
+    in another colour; and red-on-green outputs among pairs whose exemplar is not red on green, for digits 5-9
+    (B's biased classes) and 0-4 (the control), with the number of such pairs under ``<key>_n``."""
+    def share(vals: list[bool]) -> float:
+        return float(np.mean(vals)) if vals else float("nan")
+
+    out = {"background": share([c.background for _, c in rows]), "strokes": share([c.strokes for _, c in rows]),
+           "erased": share([c.erased for _, c in rows]),
+           "other": share([not (c.strokes or c.erased) for _, c in rows])}
     for key, classes in (("rog_59", range(5, 10)), ("rog_04", range(0, 5))):
-        sel = [r[3] for r in rows if r[0] in classes and not r[1]]
-        out[key] = float(np.mean(sel)) if sel else float("nan")
-        out[key + "_n"] = len(sel)
+        sel = [c.red_on_green for d, c in rows if d in classes and not c.truth_red_on_green]
+        out[key], out[key + "_n"] = share(sel), len(sel)
     return out
 
 
@@ -188,7 +202,7 @@ def score_pairs(fn, store, pairs, size: int, batch: int = 64) -> dict:
     scores: dict[str, list[float]] = {"a2b": [], "b2a": []}
     regions: dict[str, list[tuple[float, float, bool]]] = {"a2b": [], "b2a": []}
     names = store.names("test")
-    bias: list[tuple[int | None, bool, bool, bool]] = []
+    colours: list[tuple[int | None, Colours]] = []
     for direction in ("a2b", "b2a"):
         rows = [r for r in pairs if r[3] == direction]
         for start in range(0, len(rows), batch):
@@ -203,13 +217,11 @@ def score_pairs(fn, store, pairs, size: int, batch: int = 64) -> dict:
                 scores[direction].append(ssim_pair(y8, truth))
                 regions[direction].append(region_errors(y8, truth, xi))
                 if direction == "a2b":
-                    follows, rog = colour_choice(y8, truth, xi)
-                    truth_rog = colour_choice(truth, truth, xi)[1]
-                    bias.append((digit_class(names[i]), truth_rog, follows, rog))
+                    colours.append((digit_class(names[i]), colour_choice(y8, truth, xi)))
     res: dict = {d: (float(np.mean(v)), float(np.std(v))) for d, v in scores.items()}
     res["regions"] = {d: {"bg": float(np.mean([r[0] for r in v])), "fg": float(np.mean([r[1] for r in v])),
                           "swap": float(np.mean([r[2] for r in v]))} for d, v in regions.items()}
-    res["bias"] = bias_rates(bias)
+    res["colours"] = colour_rates(colours)
     return res
 
 
@@ -238,10 +250,8 @@ def quality(args) -> str:
 
             data = work / "digits.h5"
             if not data.exists():
-                prepare_digits(DigitsRequest(out=data, count=args.count, test_count=args.test_count, seed=0,
-                                             train_bias=not args.no_train_bias))
+                prepare_digits(DigitsRequest(out=data, count=args.count, test_count=args.test_count, seed=0))
         store = open_store(data)
-        args.control = not store.provenance["parameters"].get("train_bias", True)
         pairs = test_pairs(store)
         baselines = {name: score_pairs(fn, store, pairs, args.size) for name, fn in BASELINES.items()}
         curves: dict[str, dict[int, list[dict]]] = {v: {} for v in args.variants}
@@ -261,7 +271,7 @@ def quality(args) -> str:
                           f"({seconds:.0f} s training)", flush=True)
         (work / "curves.json").write_text(json.dumps({"curves": curves, "baselines": baselines}, indent=1))
     if args.plot:
-        plot(args.plot, curves, baselines, args.seeds, args.lp, args.control)
+        plot(args.plot, curves, baselines, args.seeds, args.lp)
     return report(args, curves, baselines, len(pairs) // 2)
 
 
@@ -269,7 +279,7 @@ def labels(lp: str) -> dict[str, str]:
     return LABEL_RANDOM_LP if lp == "random" else LABEL
 
 
-def plot(path: Path, curves, baselines, seeds: list[int], lp: str = "off", control: bool = False) -> None:
+def plot(path: Path, curves, baselines, seeds: list[int], lp: str = "off") -> None:
     """SSIM-to-truth curves per direction: mean over seeds as a line, the seeds' range as a band."""
     from plot import plot_curves
 
@@ -284,8 +294,7 @@ def plot(path: Path, curves, baselines, seeds: list[int], lp: str = "off", contr
             series[name] = [(it, [r[d][0]]) for it in its]
         panels[title] = series
     loss = "w/o L_P" if lp == "off" else RANDOM_LP
-    store = ", control store without B's training bias" if control else ""
-    plot_curves(path, panels, f"EGSC-IT on synthetic digits{store}, {loss} (seeds {' '.join(map(str, seeds))}; "
+    plot_curves(path, panels, f"EGSC-IT on synthetic digits, {loss} (seeds {' '.join(map(str, seeds))}; "
                 "line: mean, band: min-max)")
     print(f"wrote {path}")
 
@@ -315,10 +324,6 @@ def report(args, curves, baselines, n_pairs: int) -> str:
               "**All rows use L_P on a seeded random VGG-19 (not ImageNet VGG)** with the recipe's weights "
               "(lambda_s, lambda_c): it tests the loss's mechanism (Gram statistics of random filters still "
               "carry colour), not the paper's numbers, which use ImageNet VGG-19 and 28 px MNIST."),
-             *(["**Control store, not the paper's protocol:** prepared with `--no-train-bias`, so domain B's "
-                "training digits 5-9 get random colours like 0-4 instead of always red on green (the test split "
-                "and every other training image are the same as in the paper-protocol store)."]
-               if getattr(args, "control", False) else []),
              "",
              "| variant | A→B SSIM mean over seeds [min, max] | B→A SSIM mean over seeds [min, max] | "
              "pair std (A→B / B→A) | paper A→B / B→A |",
@@ -360,18 +365,20 @@ def report(args, curves, baselines, n_pairs: int) -> str:
         cells = [f"{np.mean([r['regions'][d][k] for r in runs]):{'.0%' if k == 'swap' else '.1f'}}"
                  for d in ("a2b", "b2a") for k in ("bg", "fg", "swap")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    bias_rows = {name: runs for name, runs in rows.items() if all("bias" in r for r in runs)}
-    if bias_rows:
-        some = next(iter(bias_rows.values()))[0]["bias"]
-        lines += ["", "Exemplar or training bias (A→B, last checkpoint, mean over seeds). "
-                  "Each region's colour is named "
-                  "by the nearest of B's red, green, blue. Domain B's training digits 5-9 are always red on green; "
-                  "its test exemplars are not, so red-on-green outputs where the exemplar is not are the bias "
+    colour_rows = {name: runs for name, runs in rows.items() if all("colours" in r for r in runs)}
+    if colour_rows:
+        some = next(iter(colour_rows.values()))[0]["colours"]
+        lines += ["", "Which colours the A→B outputs take (last checkpoint, mean over seeds). "
+                  "Each region's mean colour "
+                  "is named by the nearest of B's red, green and blue; \"erased\" = strokes in the exemplar's "
+                  "background colour (the digit is gone). B's training digits 5-9 are always red on green, its "
+                  "test exemplars are not, so red-on-green outputs there would be B's training bias "
                   f"({some['rog_59_n']} such pairs with digits 5-9, {some['rog_04_n']} with digits 0-4):", "",
-                  "| variant | colours = the exemplar's | red on green, digits 5-9 | red on green, digits 0-4 |",
-                  "|---|---|---|---|"]
-        for name, runs in bias_rows.items():
-            cells = [f"{np.mean([r['bias'][k] for r in runs]):.0%}" for k in ("follows", "rog_59", "rog_04")]
+                  "| variant | background right | strokes right | strokes erased | strokes another colour "
+                  "| red on green, digits 5-9 | red on green, digits 0-4 |", "|---|---|---|---|---|---|---|"]
+        for name, runs in colour_rows.items():
+            cells = [f"{np.mean([r['colours'][k] for r in runs]):.0%}"
+                     for k in ("background", "strokes", "erased", "other", "rog_59", "rog_04")]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -467,9 +474,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], help="extra override for both stages, e.g. model.channels=16")
     ap.add_argument("--workdir", type=Path, help="keep the store and runs here (default: a temporary folder)")
     ap.add_argument("--note", default="", help="a paragraph appended to the quality section (e.g. budget caveats)")
-    ap.add_argument("--no-train-bias", action="store_true",
-                    help="when preparing the store: the control without B's red-on-green training digits 5-9 "
-                         "(a store given by --data says itself which it is)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     ap.add_argument("--plot", type=Path, default=None, help="learning curves as a PNG (needs the bench extra)")
     ap.add_argument("--lp", choices=("off", "random"), default="off",
@@ -490,8 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         text = quality(args) + (f"\n\n{args.note.strip()}" if args.note.strip() else "")
         print(text)
         if not args.no_write:
-            title = ("EGSC-IT MNIST-Single ablation" + (", L_P on a random VGG-19" if args.lp == "random" else "")
-                     + (", control without B's training bias" if args.control else ""))
+            title = "EGSC-IT MNIST-Single ablation" + (", L_P on a random VGG-19" if args.lp == "random" else "")
             print(f"wrote {write_section(title, text, args.device)}")
     return 0
 

@@ -62,20 +62,25 @@ def test_segin_merge_joins_seeds_and_refuses_other_settings(tmp_path: Path) -> N
         bench_segin_quality.merge([a, c])
 
 
-def test_colour_choice_names_the_exemplar_and_the_training_bias() -> None:
+def test_colour_choice_names_the_exemplar_the_erased_digit_and_the_training_bias() -> None:
     x = _digit((255, 255, 255), (0, 0, 0))
     truth = _digit((0, 0, 255), (255, 0, 0))  # blue on red
-    assert bench_egscit.colour_choice(truth, truth, x) == (True, False)
-    dim_truth = _digit((30, 20, 200), (200, 40, 30))  # named by the nearest of red, green, blue
-    assert bench_egscit.colour_choice(dim_truth, truth, x) == (True, False)
-    assert bench_egscit.colour_choice(_digit((255, 0, 0), (0, 255, 0)), truth, x) == (False, True)
-    assert bench_egscit.colour_choice(_digit((255, 0, 0), (255, 0, 0)), truth, x) == (False, False)
+    c = bench_egscit.colour_choice(truth, truth, x)
+    assert c.background and c.strokes and not c.erased and not c.red_on_green
+    dim = bench_egscit.colour_choice(_digit((30, 20, 200), (200, 40, 30)), truth, x)  # nearest of r, g, b
+    assert dim.background and dim.strokes
+    biased = bench_egscit.colour_choice(_digit((255, 0, 0), (0, 255, 0)), _digit((0, 255, 0), (0, 0, 255)), x)
+    assert biased.red_on_green and not (biased.background or biased.strokes or biased.erased)
+    erased = bench_egscit.colour_choice(_digit((255, 0, 0), (255, 0, 0)), truth, x)
+    assert erased.background and erased.erased and not erased.strokes
 
 
-def test_bias_rates_count_only_exemplars_that_are_not_red_on_green() -> None:
+def test_colour_rates_count_the_bias_only_where_the_exemplar_is_not_red_on_green() -> None:
     assert bench_egscit.digit_class("a/test/000001 digit 4") == 4
     assert bench_egscit.digit_class("b/test/000001 digit all") is None
-    rows = [(7, False, False, True), (7, False, True, False), (7, True, True, True), (2, False, True, False)]
-    r = bench_egscit.bias_rates(rows)
-    assert r["follows"] == 0.75 and r["rog_59"] == 0.5 and r["rog_59_n"] == 2
-    assert r["rog_04"] == 0.0 and r["rog_04_n"] == 1
+    C = bench_egscit.Colours
+    rows = [(7, C(True, False, False, True, False)), (7, C(True, True, False, False, False)),
+            (7, C(True, True, False, True, True)), (2, C(True, False, True, False, False))]
+    r = bench_egscit.colour_rates(rows)
+    assert r["strokes"] == 0.5 and r["erased"] == 0.25 and r["other"] == 0.25 and r["background"] == 1.0
+    assert r["rog_59"] == 0.5 and r["rog_59_n"] == 2 and r["rog_04"] == 0.0 and r["rog_04_n"] == 1

@@ -99,10 +99,6 @@ def synthetic_digits(
     test_count: Annotated[int, typer.Option(
         "--test-count", min=0, help="Test images per domain (= ground-truth pairs per direction).")] = 500,
     size: Annotated[int | None, typer.Option("--size", help="Image size; default 32 (single) or 64 (multi).")] = None,
-    train_bias: Annotated[bool, typer.Option(
-        "--train-bias/--no-train-bias",
-        help="single: B's training digits 5-9 always red on green, as in the paper (Section 4); "
-             "--no-train-bias prepares the control without that rule.")] = True,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     lzf: CompressOpt = False,
@@ -114,7 +110,7 @@ def synthetic_digits(
     if layout not in ("single", "multi"):
         raise DataError(f"--layout {layout!r}: use single or multi")
     request = DigitsRequest(out, cast(Literal["single", "multi"], layout), count, test_count, size, seed, force,
-                            "lzf" if lzf else None, train_bias)
+                            "lzf" if lzf else None)
     _run(prepare_digits, request, as_json)
 
 

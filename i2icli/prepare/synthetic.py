@@ -37,7 +37,6 @@ class DigitsRequest:
     seed: int = 0
     force: bool = False
     compression: str | None = None
-    train_bias: bool = True  # B's training digits 5-9 red on green (Section 4); False: the control without it
 
 
 def prepare_digits(req: DigitsRequest, progress: OptionalProgress = None) -> PrepareResult:
@@ -51,8 +50,7 @@ def prepare_digits(req: DigitsRequest, progress: OptionalProgress = None) -> Pre
     if size < 16 or (req.layout == "multi" and size % 4):
         raise DataError(f"--size {size}: must be >= 16 (and a multiple of 4 for --layout multi)")
     check_output(req.out, req.force)
-    params = {"layout": req.layout, "count": req.count, "test_count": req.test_count, "size": size, "seed": req.seed,
-              "train_bias": req.train_bias}
+    params = {"layout": req.layout, "count": req.count, "test_count": req.test_count, "size": size, "seed": req.seed}
     writer = StoreWriter(req.out, image_size=(size, size), domains=("a", "b"), producer="i2i prepare synthetic digits",
                          parameters=params, force=req.force, compression=req.compression)
     try:
@@ -66,7 +64,7 @@ def prepare_digits(req: DigitsRequest, progress: OptionalProgress = None) -> Pre
                 for start in range(0, n, _BATCH):
                     m = min(_BATCH, n - start)
                     masks, classes = D.make_shapes(split, req.layout, size, m, rng)
-                    bg, fg = D.make_styles(domain, split, req.layout, classes[:, 0], rng, req.train_bias)
+                    bg, fg = D.make_styles(domain, split, req.layout, classes[:, 0], rng)
                     images = D.render(masks, classes, bg, fg)
                     for k in range(m):
                         digit = str(classes[k, 0]) if req.layout == "single" else "all"

@@ -19,9 +19,7 @@ Section 4, "Single-digit translation": domain A (train and test): foreground
 and background randomly black or white, different from each other.  Domain B
 train: digits 0-4 get foreground and background from {red, green, blue}
 (different); digits 5-9 are fixed red on green.  Domain B test: all digits get
-random, different colours from {red, green, blue}.  The bias tests whether a
-model takes colours from the exemplar or learns them from the training set;
-``--no-train-bias`` prepares the control without it.
+random, different colours from {red, green, blue}.
 
 MNIST-Multiple (``layout="multi"``)
 ------------------------------------
@@ -103,15 +101,12 @@ def warp_masks(sources: np.ndarray, size: int, rng: np.random.Generator) -> np.n
     return (m * m * (3 - 2 * m)).numpy()
 
 
-def make_styles(domain: str, split: str, layout: str, first_class: np.ndarray, rng: np.random.Generator,
-                train_bias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def make_styles(domain: str, split: str, layout: str, first_class: np.ndarray, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Colours by the EGSC-IT rule: background (B, 3) and per-class foreground (B, 10, 3), RGB in [0, 1].
 
     ``first_class`` (B,) is the digit of a single-digit image (it decides the
-    fixed red-on-green colours of train digits 5-9 in domain B).  ``train_bias
-    = False`` drops that rule (a control condition, not the paper's protocol:
-    B's training digits 5-9 then get random colours like 0-4); the random
-    draws are the same either way, so only those digits' colours change.
+    fixed red-on-green colours of train digits 5-9 in domain B).
     """
     b = len(first_class)
     bw = np.array([BLACK, WHITE], np.float32)
@@ -128,7 +123,7 @@ def make_styles(domain: str, split: str, layout: str, first_class: np.ndarray, r
         return bg, fg
     pairs = np.array([(f, g) for f in range(3) for g in range(3) if f != g])  # (fg, bg), different
     choice = pairs[rng.integers(0, len(pairs), b)]
-    if split == "train" and train_bias:
+    if split == "train":
         fixed = np.asarray(first_class) >= 5
         choice[fixed] = (0, 1)  # red on green
     return rgb[choice[:, 1]], np.repeat(rgb[choice[:, 0]][:, None], 10, axis=1)
