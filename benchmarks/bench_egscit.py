@@ -77,6 +77,7 @@ LABEL = {"full": "EGSC-IT (full, w/o L_P)", "no_mask": "w/o feature mask (w/o L_
 RANDOM_LP = "L_P on a random VGG-19, not ImageNet VGG"
 LABEL_RANDOM_LP = {"full": f"EGSC-IT (full, {RANDOM_LP})", "no_mask": f"w/o feature mask ({RANDOM_LP})",
                    "no_adain": f"w/o AdaIN ({RANDOM_LP})"}
+LABEL_IMAGENET_LP = {"full": "EGSC-IT (full)", "no_mask": "w/o feature mask", "no_adain": "w/o AdaIN"}
 PAPER = {"full": (0.478, 0.232), "no_mask": (0.395, 0.133), "no_adain": (0.208, 0.080)}
 NO_LP = ["model.lambda_style=0", "model.lambda_content=0"]
 
@@ -91,7 +92,7 @@ def common(args, data: Path, seed: int, iterations: int) -> list[str]:
             f"train.seed={seed}", f"train.lr={args.lr}", f"train.checkpoint_every={args.eval_every}",
             f"train.keep_checkpoints={iterations // args.eval_every + 2}", f"train.sample_every={iterations}",
             f"train.log_every={max(1, min(100, iterations // 20))}",
-            *(["model.vgg='random'"] if args.lp == "random" else NO_LP), *args.set]
+            *{"random": ["model.vgg='random'"], "imagenet": ["model.vgg='imagenet'"]}.get(args.lp, NO_LP), *args.set]
 
 
 def train_stage1(args, data: Path, work: Path, seed: int) -> Path:
@@ -276,7 +277,7 @@ def quality(args) -> str:
 
 
 def labels(lp: str) -> dict[str, str]:
-    return LABEL_RANDOM_LP if lp == "random" else LABEL
+    return {"random": LABEL_RANDOM_LP, "imagenet": LABEL_IMAGENET_LP}.get(lp, LABEL)
 
 
 def plot(path: Path, curves, baselines, seeds: list[int], lp: str = "off") -> None:
@@ -293,7 +294,7 @@ def plot(path: Path, curves, baselines, seeds: list[int], lp: str = "off") -> No
         for name, r in baselines.items():
             series[name] = [(it, [r[d][0]]) for it in its]
         panels[title] = series
-    loss = "w/o L_P" if lp == "off" else RANDOM_LP
+    loss = {"off": "w/o L_P", "random": RANDOM_LP}.get(lp, "L_P on ImageNet VGG-19")
     plot_curves(path, panels, f"EGSC-IT on synthetic digits, {loss} (seeds {' '.join(map(str, seeds))}; "
                 "line: mean, band: min-max)")
     print(f"wrote {path}")
@@ -323,7 +324,10 @@ def report(args, curves, baselines, n_pairs: int) -> str:
               "28 px MNIST and 60k paper iterations)." if args.lp == "off" else
               "**All rows use L_P on a seeded random VGG-19 (not ImageNet VGG)** with the recipe's weights "
               "(lambda_s, lambda_c): it tests the loss's mechanism (Gram statistics of random filters still "
-              "carry colour), not the paper's numbers, which use ImageNet VGG-19 and 28 px MNIST."),
+              "carry colour), not the paper's numbers, which use ImageNet VGG-19 and 28 px MNIST."
+              if args.lp == "random" else
+              "All rows use L_P on the ImageNet VGG-19 with the recipe's weights (lambda_s, lambda_c), as the "
+              "paper's Table 2 (which uses 28 px MNIST and 60k paper iterations)."),
              "",
              "| variant | A→B SSIM mean over seeds [min, max] | B→A SSIM mean over seeds [min, max] | "
              "pair std (A→B / B→A) | paper A→B / B→A |",
@@ -476,15 +480,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="a paragraph appended to the quality section (e.g. budget caveats)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     ap.add_argument("--plot", type=Path, default=None, help="learning curves as a PNG (needs the bench extra)")
-    ap.add_argument("--lp", choices=("off", "random"), default="off",
-                    help="perceptual loss of stage 2: off (w/o L_P, the default: no ImageNet VGG here) or on a "
-                         "seeded random VGG-19 (labelled 'not ImageNet VGG' everywhere)")
+    ap.add_argument("--lp", choices=("off", "random", "imagenet"), default="off",
+                    help="perceptual loss of stage 2: off (w/o L_P, the default: no ImageNet VGG here), on a "
+                         "seeded random VGG-19 (labelled 'not ImageNet VGG' everywhere), or on the ImageNet "
+                         "VGG-19 as in the paper (`i2i weights import` first; checked before any training)")
     args = ap.parse_args(argv)
     if not (args.quality or args.speed):
         ap.error("choose --quality and/or --speed")
     if args.eval_every < 1 or args.iterations % args.eval_every:
         ap.error("--iterations must be a multiple of --eval-every")
     torch.set_num_threads(args.threads)
+    if args.quality and args.lp == "imagenet":
+        from i2icli.errors import I2IError
+        from i2icli.weights import require
+
+        try:
+            require("vgg19")
+        except I2IError as exc:
+            raise SystemExit(f"--lp imagenet: {exc}") from None
     if args.speed:
         text = speed(args)
         print(text)
@@ -494,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         text = quality(args) + (f"\n\n{args.note.strip()}" if args.note.strip() else "")
         print(text)
         if not args.no_write:
-            title = "EGSC-IT MNIST-Single ablation" + (", L_P on a random VGG-19" if args.lp == "random" else "")
+            title = "EGSC-IT MNIST-Single ablation" + {"random": ", L_P on a random VGG-19",
+                                                       "imagenet": ", L_P on ImageNet VGG-19"}.get(args.lp, "")
             print(f"wrote {write_section(title, text, args.device)}")
     return 0
 

@@ -84,3 +84,11 @@ def test_colour_rates_count_the_bias_only_where_the_exemplar_is_not_red_on_green
     r = bench_egscit.colour_rates(rows)
     assert r["strokes"] == 0.5 and r["erased"] == 0.25 and r["other"] == 0.25 and r["background"] == 1.0
     assert r["rog_59"] == 0.5 and r["rog_59_n"] == 2 and r["rog_04"] == 0.0 and r["rog_04_n"] == 1
+
+
+def test_egscit_bench_with_imagenet_lp_stops_before_any_work_without_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("I2I_WEIGHTS", str(tmp_path / "weights"))
+    with pytest.raises(SystemExit, match="--lp imagenet: .*vgg19-dcbb9e9d.pth"):
+        bench_egscit.main(["--quality", "--lp", "imagenet", "--seeds", "0", "--workdir", str(tmp_path / "w"),
+                           "--no-write"])
+    assert not (tmp_path / "w").exists()
