@@ -23,7 +23,11 @@ Each variant is trained with the same recipe, data and budget over several
 seeds; every ``--eval-every`` iterations a checkpoint is scored, giving the
 curves (mean line, min-max band over seeds).  Variants: the full model, w/o
 CAM (``model.cam = "none"``) and the decoder normalisations IN, LN, LIN
-(``model.norm``), as Table 1 / Fig. 3.
+(``model.norm``), as Table 1 / Fig. 3; beyond the paper, ``cam=no_g`` /
+``cam=no_d`` (the CAM of one network only) and ``cam_loss=0`` (the
+generator's CAM attention kept, its auxiliary loss L_cam weighted 0), which
+separate the attention from its loss.  A variant's own settings override
+``--set``.
 
     python benchmarks/bench_ugatit_quality.py --iterations 6000 --eval-every 500 --seeds 0,1,2
     python benchmarks/bench_ugatit_quality.py --iterations 40 --eval-every 20 --seeds 0 \\
