@@ -40,6 +40,7 @@ every 5th iteration.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -226,9 +227,13 @@ def score_pairs(fn, store, pairs, size: int, batch: int = 64) -> dict:
     return res
 
 
-def evaluate(run: Path, checkpoint: Path, store, pairs, size: int, device: str) -> dict:
-    """A checkpoint's translations (input, exemplar, direction of each ground-truth pair) scored by SSIM."""
+def evaluate(run: Path, checkpoint: Path, store, pairs, size: int, device: str,
+             mask_eta: float | None = None) -> dict:
+    """A checkpoint's translations (input, exemplar, direction of each ground-truth pair) scored by SSIM;
+    ``mask_eta`` replaces the run's eta at test time (1 = the trained model with its feature mask switched off)."""
     loaded = load_run(run, device=device, checkpoint=checkpoint)
+    if mask_eta is not None:
+        loaded.family.mcfg = dataclasses.replace(loaded.family.mcfg, mask_eta=mask_eta)  # type: ignore[attr-defined]
 
     def fn(x: torch.Tensor, e: torch.Tensor, direction: str) -> torch.Tensor:
         with torch.no_grad():
@@ -274,6 +279,26 @@ def quality(args) -> str:
     if args.plot:
         plot(args.plot, curves, baselines, args.seeds, args.lp)
     return report(args, curves, baselines, len(pairs) // 2)
+
+
+def mask_off(args) -> str:
+    """The trained full models of ``--workdir`` scored as trained and with the feature mask switched off at test
+    time (eta = 1): does the model draw the digit from its own content or from the frozen F's mask?"""
+    store = open_store(args.data or args.workdir / "digits.h5")
+    pairs = test_pairs(store)
+    lines = ["| seed | eta | A→B SSIM | strokes right | strokes erased | strokes another colour |",
+             "|---|---|---|---|---|---|"]
+    for seed in args.seeds:
+        run = args.workdir / (f"full-seed{seed}" if args.lp == "off" else f"full-lp{args.lp}-seed{seed}")
+        last = ckpt.latest_checkpoint(run)
+        if last is None:
+            raise SystemExit(f"{run}: no checkpoint; train it first (--quality with the same --workdir)")
+        for eta in (None, 1.0):
+            r = evaluate(run, last, store, pairs, args.size, args.device, mask_eta=eta)
+            c = r["colours"]
+            lines.append(f"| {seed} | {'trained' if eta is None else eta} | {r['a2b'][0]:.4f} | "
+                         f"{c['strokes']:.0%} | {c['erased']:.0%} | {c['other']:.0%} |")
+    return "\n".join(lines)
 
 
 def labels(lp: str) -> dict[str, str]:
@@ -458,6 +483,9 @@ def speed(args) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quality", action="store_true", help="train and score the ablation")
+    ap.add_argument("--mask-off", action="store_true",
+                    help="probe: score the full runs of --workdir as trained and with the feature mask switched "
+                         "off at test time (printed, not written)")
     ap.add_argument("--speed", action="store_true", help="time the training steps")
     ap.add_argument("--data", type=Path, help="an `i2i prepare synthetic digits` store (default: prepare one)")
     ap.add_argument("--count", type=int, default=2000, help="training digits per domain when preparing")
@@ -485,8 +513,10 @@ def main(argv: list[str] | None = None) -> int:
                          "seeded random VGG-19 (labelled 'not ImageNet VGG' everywhere), or on the ImageNet "
                          "VGG-19 as in the paper (`i2i weights import` first; checked before any training)")
     args = ap.parse_args(argv)
-    if not (args.quality or args.speed):
-        ap.error("choose --quality and/or --speed")
+    if not (args.quality or args.speed or args.mask_off):
+        ap.error("choose --quality, --speed and/or --mask-off")
+    if args.mask_off and args.workdir is None:
+        ap.error("--mask-off scores the full runs of a --workdir")
     if args.eval_every < 1 or args.iterations % args.eval_every:
         ap.error("--iterations must be a multiple of --eval-every")
     torch.set_num_threads(args.threads)
@@ -510,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
             title = "EGSC-IT MNIST-Single ablation" + {"random": ", L_P on a random VGG-19",
                                                        "imagenet": ", L_P on ImageNet VGG-19"}.get(args.lp, "")
             print(f"wrote {write_section(title, text, args.device)}")
+    if args.mask_off:
+        print(mask_off(args))
     return 0
 
 

@@ -92,3 +92,13 @@ def test_egscit_bench_with_imagenet_lp_stops_before_any_work_without_the_file(tm
         bench_egscit.main(["--quality", "--lp", "imagenet", "--seeds", "0", "--workdir", str(tmp_path / "w"),
                            "--no-write"])
     assert not (tmp_path / "w").exists()
+
+
+def test_egscit_mask_off_probe_needs_trained_runs(tmp_path: Path) -> None:
+    from i2icli.prepare.synthetic import DigitsRequest, prepare_digits
+
+    with pytest.raises(SystemExit):  # argparse: the probe scores a --workdir
+        bench_egscit.main(["--mask-off", "--seeds", "0"])
+    data = prepare_digits(DigitsRequest(tmp_path / "d.h5", count=4, test_count=2, seed=0)).out
+    with pytest.raises(SystemExit, match="full-seed0: no checkpoint; train it first"):
+        bench_egscit.main(["--mask-off", "--seeds", "0", "--data", str(data), "--workdir", str(tmp_path / "w")])
