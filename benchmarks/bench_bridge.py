@@ -258,14 +258,16 @@ def learn(args: argparse.Namespace) -> dict:
     if not data.exists():
         prepare(data, args.count, args.test_count, args.pairs, 0)
     size_over = [f"data.image_size={args.size}", f"data.load_size={args.size}"]
-    out: dict = {"runs": [], "curves": {}, "iterations": args.iterations, "batch": args.batch, "size": args.size}
+    out: dict = {"runs": [], "curves": {}, "iterations": args.iterations, "batch": args.batch, "size": args.size,
+                 "set": list(args.set)}
     for seed in args.seeds if not args.score_only else []:
         for v in args.variants:
             run = work / f"{v}-s{seed}"
             train_run("bridge", "tiny.toml", data, run,
                       [*size_over, f"train.iterations={args.iterations}", f"train.seed={seed}",
                        f"train.checkpoint_every={args.eval_every}", "train.keep_checkpoints=0",
-                       f"train.sample_every={args.eval_every}", f"train.batch_size={args.batch}", *VARIANTS[v]],
+                       f"train.sample_every={args.eval_every}", f"train.batch_size={args.batch}", *args.set,
+                       *VARIANTS[v]],
                       args.device)
     if args.train_only:
         return out
@@ -332,10 +334,12 @@ def learn_table(out: dict) -> str:
         steps = sorted({r["step"] for r in rs})
         lines.append(f"| {LABELS[v]} | {len(rs)} | {'/'.join(map(str, steps))} | "
                      + " | ".join(cell(rs, k, ".3f") for k, _ in keys) + " |")
-    return (f"recipes/bridge/tiny.toml at {out['size']} px, batch {out['batch']}, engine iterations as listed (one "
-            "critic update each, the generator every 5th). Attribute classifier (recipes/classifier/synthetic.toml, "
-            f"same store), held-out accuracy: {out['classifier_heldout']['mean']:.3f}. Mean [min, max] over seeds at "
-            "the last checkpoint; x1.5 / x1 = the test-time Delta scale (the code's 1.5, the plain 1).\n\n"
+    extra = f" with {' '.join(out['set'])}" if out.get("set") else ""
+    clf = out["classifier_heldout"]["mean"]
+    return (f"recipes/bridge/tiny.toml{extra} at {out['size']} px, batch {out['batch']}, engine iterations as "
+            "listed (one critic update each, the generator every 5th). Attribute classifier "
+            f"(recipes/classifier/synthetic.toml, same store), held-out accuracy: {clf:.3f}. Mean [min, max] over "
+            "seeds at the last checkpoint; x1.5 / x1 = the test-time Delta scale (the code's 1.5, the plain 1).\n\n"
             + "\n".join(lines) + "\n\n![BridgeGAN curves](../examples/bridge_learning_curves.png)\n\n"
             + per_attribute_table(out, variants))
 
@@ -473,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="score the checkpoints already in --workdir, train nothing (runs stopped early)")
     lp.add_argument("--until", type=int, default=None,
                     help="score checkpoints up to this iteration only (compare variants stopped at different steps)")
+    lp.add_argument("--set", action="append", default=[],
+                    help="extra override of recipes/bridge/tiny.toml for every variant, e.g. model.n_gen_down=2")
     lp.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared machine)")
     sp = sub.add_parser("speed")
     sp.add_argument("--size", type=int, default=128)

@@ -7,7 +7,7 @@ import pytest
 
 from i2icli.data.store import open_store
 from i2icli.errors import DataError
-from i2icli.metrics.groundtruth import HAIR, pairs_changing_only, score_exemplar_run, score_pair
+from i2icli.metrics.groundtruth import HAIR, average_mask_iou, pairs_changing_only, score_exemplar_run, score_pair
 from i2icli.prepare.synthetic import FacesRequest, prepare_faces
 
 PERFECT = 10 * np.log10(255.0 ** 2 / 1e-10)  # the 1e-10 MSE floor of a perfect background
@@ -40,6 +40,18 @@ def test_identity_error_is_the_edit_and_kept_background_is_the_input():
     r = score_pair(wrong, truth, x, region, np.zeros((16, 16), np.float32))
     assert r["bg_psnr"] < 10 and r["bg_psnr_kept"] == pytest.approx(PERFECT)
     assert r["hair_err_kept"] == pytest.approx(edit) and r["iou"] == 0
+
+
+def test_average_mask_iou_separates_a_position_prior_from_masks_that_follow_the_image():
+    regions = np.zeros((4, 8, 8), bool)
+    for i in range(4):  # each image's region in another quadrant
+        regions[i, (i // 2) * 4:(i // 2) * 4 + 4, (i % 2) * 4:(i % 2) * 4 + 4] = True
+    # masks that follow each region: no single mask fits all of them
+    assert average_mask_iou(regions.astype(np.float32), regions) == 0.0
+    # the same mask for every image (a position prior): the average mask is that mask
+    prior = np.repeat(regions[:1].astype(np.float32), 4, axis=0)
+    assert average_mask_iou(prior, regions) == pytest.approx(0.25)  # right for 1 of the 4 images
+    assert average_mask_iou(prior, np.repeat(regions[:1], 4, axis=0)) == 1.0
 
 
 def test_pairs_and_identity_on_a_synthetic_store(tmp_path):

@@ -16,7 +16,12 @@ in pictures:
 - with a predicted input mask: ``iou`` (mask > 0.5 against the region),
   ``mask_mean``, and ``bg_psnr_kept`` / ``hair_err_kept``, the same scores of
   the translation pasted over the input outside the mask, as
-  ``i2i translate --keep-background`` does (``m y + (1 - m) x``).
+  ``i2i translate --keep-background`` does (``m y + (1 - m) x``);
+- over a whole run, ``iou_avg_mask``: the IoU that one fixed mask, the
+  average of the predicted masks over all inputs, scores against each input's
+  region.  A mask that follows each image scores clearly above it; a mask
+  that is a position prior (the same place whatever the face) scores about
+  the same as ``iou``.
 
 Used by ``benchmarks/bench_lomit_quality.py`` and by the test that checks the
 demo's shipped checkpoint (tests/test_shipped_checkpoint.py).
@@ -87,6 +92,8 @@ def score_exemplar_run(loaded: LoadedRun | None, store: Store, pairs: Sequence[i
     if p is None:
         raise DataError(f"{store.path}: has no ground-truth test pairs; prepare it with `i2i prepare synthetic faces`")
     rows: list[dict[str, float]] = []
+    all_masks: list[np.ndarray] = []
+    all_regions: list[np.ndarray] = []
     for start in range(0, len(pairs), batch):
         ks = pairs[start:start + batch]
         xs = [resize(store.image("test", int(p.input[k])), size) for k in ks]
@@ -104,6 +111,18 @@ def score_exemplar_run(loaded: LoadedRun | None, store: Store, pairs: Sequence[i
             outs = [to_uint8(t) for t in r["output"].float().cpu()]
             masks = [m[0].numpy() for m in r["mask_input"].float().cpu()] if "mask_input" in r else [None] * len(ks)
         rows += [score_pair(o, t, a, g, m) for o, t, a, g, m in zip(outs, truths, xs, regions, masks, strict=True)]
+        all_masks += [m for m in masks if m is not None]
+        all_regions += regions
     if not rows:
         raise DataError(f"{store.path}: no test pairs to score")
-    return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
+    scores = {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
+    if all_masks:
+        scores["iou_avg_mask"] = average_mask_iou(np.stack(all_masks), np.stack(all_regions))
+    return scores
+
+
+def average_mask_iou(masks: np.ndarray, regions: np.ndarray) -> float:
+    """Mean IoU of one fixed mask, ``masks.mean(0) > 0.5``, with every region of ``regions`` (N, H, W) bool."""
+    fixed = masks.mean(0) > 0.5
+    ious = [(fixed & r).sum() / u if (u := (fixed | r).sum()) else 1.0 for r in regions]
+    return float(np.mean(ious))
