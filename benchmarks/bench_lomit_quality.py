@@ -51,7 +51,7 @@ from i2icli.config import read_recipe, resolve  # noqa: E402
 from i2icli.data.store import open_store  # noqa: E402
 from i2icli.engine import TrainRequest, train  # noqa: E402
 from i2icli.engine import checkpoint as ckpt  # noqa: E402
-from i2icli.metrics.groundtruth import HAIR, pairs_changing_only, score_exemplar_run  # noqa: E402
+from i2icli.metrics.groundtruth import HAIR, best_fixed_mask_iou, pairs_changing_only, score_exemplar_run  # noqa: E402
 from i2icli.registry import RECIPES_DIR, config_cls_for  # noqa: E402
 from i2icli.translate import load_run  # noqa: E402
 
@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs = pairs_changing_only(store, HAIR)
         print(f"{len(pairs)} hair-only test pairs", flush=True)
         identity = evaluate(None, store, pairs, args.size, args.device)
+        identity["best_fixed_iou"] = best_fixed_mask_iou(store, pairs, args.size)
         curves: dict[str, dict[int, list[dict[str, float]]]] = {}
         for v in variants:
             for seed in seeds:
@@ -196,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
               "error = mean absolute difference to the truth inside the region, on the 0-255 scale (the identity "
               "row's value is the size of the edit); IoU of the predicted input mask (> 0.5) with the region; "
               "IoU of the average mask = the same for one fixed mask, the predicted masks averaged over all test "
-              "inputs (a mask that follows each face scores well above it, a position prior about the same). "
+              "inputs (a mask that follows each face scores well above it, a position prior about the same); the "
+              f"best any fixed mask can score on these pairs is {identity.get('best_fixed_iou', float('nan')):.3f} "
+              "(the pixels inside at least half of the regions). "
               "\"kept\" = the same translation pasted over the input outside the predicted mask "
               "(`i2i translate --keep-background`, out = m y + (1 - m) x); for the ablation m = 1, so it equals "
               "the raw output. Identity's background SSIM is below 1 because near the region the 7x7 SSIM window "

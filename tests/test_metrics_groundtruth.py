@@ -7,7 +7,7 @@ import pytest
 
 from i2icli.data.store import open_store
 from i2icli.errors import DataError
-from i2icli.metrics.groundtruth import HAIR, average_mask_iou, pairs_changing_only, score_exemplar_run, score_pair
+from i2icli.metrics.groundtruth import HAIR, average_mask_iou, best_fixed_mask_iou, pairs_changing_only, score_exemplar_run, score_pair
 from i2icli.prepare.synthetic import FacesRequest, prepare_faces
 
 PERFECT = 10 * np.log10(255.0 ** 2 / 1e-10)  # the 1e-10 MSE floor of a perfect background
@@ -63,7 +63,8 @@ def test_pairs_and_identity_on_a_synthetic_store(tmp_path):
     cols = [store.attributes.index(a) for a in HAIR]
     assert pairs and all(chosen[k, cols].any() and chosen[k].sum() == chosen[k, cols].sum() for k in pairs)
     identity = score_exemplar_run(None, store, pairs, 32)
-    assert identity["hair_err"] > 10 and identity["bg_psnr"] > 30
+    assert identity["hair_err"] > 10 and identity["bg_psnr"] > 30 and "iou_avg_mask" not in identity
+    assert 0.2 < best_fixed_mask_iou(store, pairs, 32) < 0.9  # hair sits in similar places, never the same
 
 
 def test_store_without_pairs_is_one_line(tmp_path):

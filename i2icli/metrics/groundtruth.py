@@ -121,6 +121,17 @@ def score_exemplar_run(loaded: LoadedRun | None, store: Store, pairs: Sequence[i
     return scores
 
 
+def best_fixed_mask_iou(store: Store, pairs: Sequence[int], size: int) -> float:
+    """The IoU a position prior can reach: one fixed mask, the pixels inside at least half of the pairs' regions.
+
+    Thresholding the per-pixel frequency at 1/2 is the fixed mask that agrees
+    with the most regions pixel by pixel; a predicted mask has to beat this to
+    show that it follows each face rather than where hair usually is.
+    """
+    regions = np.stack([resize(store.region("test", int(k)), size) > 127 for k in pairs])
+    return average_mask_iou(regions.astype(np.float32), regions)
+
+
 def average_mask_iou(masks: np.ndarray, regions: np.ndarray) -> float:
     """Mean IoU of one fixed mask, ``masks.mean(0) > 0.5``, with every region of ``regions`` (N, H, W) bool."""
     fixed = masks.mean(0) > 0.5
