@@ -7,7 +7,14 @@ import pytest
 
 from i2icli.data.store import open_store
 from i2icli.errors import DataError
-from i2icli.metrics.groundtruth import HAIR, average_mask_iou, best_fixed_mask_iou, pairs_changing_only, score_exemplar_run, score_pair
+from i2icli.metrics.groundtruth import (
+    HAIR,
+    average_mask_iou,
+    best_fixed_mask_iou,
+    pairs_changing_only,
+    score_exemplar_run,
+    score_pair,
+)
 from i2icli.prepare.synthetic import FacesRequest, prepare_faces
 
 PERFECT = 10 * np.log10(255.0 ** 2 / 1e-10)  # the 1e-10 MSE floor of a perfect background
