@@ -259,6 +259,10 @@ def test_alignment_and_cycle_values_are_the_literal_terms():
         s_rand = s_s + nets["mapping"](r, delta)
         s_ref = s_s + nets["encoder"](x_t, delta)
         assert torch.allclose(logs["g_sim"], (s_rand - s_ref).abs().mean(), atol=1e-6)
+        m_r = s_rand - s_s
+        assert torch.allclose(logs["code_e_abs"], s_s.abs().mean(), atol=1e-6)
+        assert torch.allclose(logs["code_m_abs"], m_r.abs().mean(), atol=1e-6)
+        assert torch.allclose(logs["code_m_spread"], m_r.std(0).mean(), atol=1e-6)
         x_rand = nets["generator"](x, s_rand)
         cyc_rand = (s_rand - (nets["encoder"](x_rand, delta) + s_s)).abs().mean()
         assert torch.allclose(logs["g_cyc_rand"], cyc_rand, atol=1e-6)

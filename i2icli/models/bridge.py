@@ -560,6 +560,10 @@ class BridgeGAN(Family):
         logs = {"g_adv": adv.detach(), "g_cls": cls.detach(), "g_rec": rec.detach(), "g_cyc_rand": cyc_rand.detach(),
                 "g_cyc_ref": cyc_ref.detach(), "g_ak": ak.detach(), "g_sim": sim.detach(), "g_ms": ms.detach(),
                 "g_cls_acc": attribute_accuracy(cls_fake, lt.repeat(k, 1)), "r_abs": r.detach().abs().mean(),
+                # code health: the codes end in ReLU, and the L1 code terms (cyc, ak, sim) are all
+                # zero when E and M output zeros; these fall to 0 when the codes die
+                "code_e_abs": s_s.detach().abs().mean(), "code_m_abs": m_r.detach().abs().mean(),
+                "code_m_spread": m_r.detach().std(0).mean() if b > 1 else m_r.detach().new_zeros(()),
                 "g_loss": loss.detach()}
         return loss, logs
 
