@@ -1,4 +1,6 @@
-"""BridgeGAN: learning on synthetic faces and step speed at 128 px (sections "BridgeGAN learning" / "BridgeGAN speed").
+"""BridgeGAN: learning on synthetic faces, the critic's classifier capacity and step speed.
+
+Sections "BridgeGAN learning", "BridgeGAN critic capacity" and "BridgeGAN speed".
 
 ``learn``: the claims of the issue, checked against ground truth on
 `i2i prepare synthetic faces` (its ten named attributes, per-attribute masks
@@ -38,6 +40,7 @@ machine's measured fp32 matmul rate for scale.
     python benchmarks/bench_bridge.py learn --workdir W --seeds 0 --variants full --train-only &
     ...
     python benchmarks/bench_bridge.py learn --workdir W --write
+    python benchmarks/bench_bridge.py critic --data faces.h5 [--shapes 8x4,16x3] [--steps 1000]
     python benchmarks/bench_bridge.py speed [--size 128] [--batch 8] [--repeats 3]
     (``--write`` replaces the section of docs/BENCHMARKS.md; ``--json`` writes the raw numbers.)
 """
@@ -356,6 +359,81 @@ def per_attribute_table(out: dict, variants: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- critic capacity
+
+
+def critic_capacity(args: argparse.Namespace) -> dict:
+    """D/C's attribute head trained alone on the real images (BCE, no adversarial term), per critic shape.
+
+    The ceiling of what the critic's classifier can tell the generator in a
+    joint run: an attribute this head cannot learn alone can never be learnt
+    by the generator's classification loss.  Each shape ``CHxBLOCKS`` is
+    ``model.disc_channels`` x ``model.n_disc_blocks``; same seed, batches,
+    Adam (0.5, 0.999) and lr as the recipe's critic.
+    """
+    from i2icli.models.bridge import CriticClassifier
+    from i2icli.nn.init import init_glorot_uniform_
+
+    store = open_store(Path(args.data))
+    names = resolve(read_recipe(RECIPES_DIR / "bridge" / "tiny.toml"), config_cls_for, "tiny", model="bridge"
+                    ).data.attributes
+    missing = [n for n in names if n not in store.attributes]
+    if missing:
+        raise SystemExit(f"{args.data}: no labels for {', '.join(missing)}; make the store with "
+                         "`i2i prepare synthetic faces`")
+    cols = [store.attributes.index(n) for n in names]
+    n_train, n_test = min(store.count("train"), args.count), min(store.count("test"), 500)
+    x_tr = _images(store, "train", range(n_train), args.size, "cpu")
+    y_tr = torch.tensor(store.labels("train")[:n_train][:, cols], dtype=torch.float32)
+    x_te = _images(store, "test", range(n_test), args.size, "cpu")
+    y_te = torch.tensor(store.labels("test")[:n_test][:, cols], dtype=torch.float32)
+    prior = torch.maximum(y_te.mean(0), 1 - y_te.mean(0))
+    out: dict = {"attributes": list(names), "prior": prior.tolist(), "steps": args.steps, "lr": args.lr,
+                 "batch": args.batch, "size": args.size, "shapes": {}}
+    for shape in args.shapes:
+        ch, blocks = (int(v) for v in shape.split("x"))
+        torch.manual_seed(0)
+        critic = CriticClassifier(len(names), args.size, ch, blocks)
+        init_glorot_uniform_(critic)
+        opt = torch.optim.Adam(critic.parameters(), args.lr, betas=(0.5, 0.999))
+        gen = torch.Generator().manual_seed(0)
+        curve, t0 = {}, time.perf_counter()
+        for step in range(1, args.steps + 1):
+            i = torch.randint(0, n_train, (args.batch,), generator=gen)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(critic(x_tr[i])[1], y_tr[i])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % max(1, args.steps // 4) == 0 or step == args.steps:
+                with torch.no_grad():
+                    acc = ((critic(x_te)[1] > 0).float() == y_te).float().mean(0)
+                curve[step] = float(acc.mean())
+        out["shapes"][shape] = {"params": sum(p.numel() for p in critic.parameters()), "curve": curve,
+                                "per_attribute": acc.tolist(), "seconds": time.perf_counter() - t0}
+        print(shape, json.dumps({k: round(v, 3) for k, v in curve.items()}), flush=True)
+    return out
+
+
+def critic_table(res: dict) -> str:
+    names = res["attributes"]
+    shapes = list(res["shapes"])
+    steps = sorted({int(s) for r in res["shapes"].values() for s in r["curve"]})
+    lines = ["| critic (disc_channels x n_disc_blocks) | params | held-out mean at " + " / ".join(map(str, steps))
+             + " | " + " | ".join(names) + " | s |", "|---|---|---|" + "---|" * len(names) + "---|",
+             f"| label prior (majority class) | - | {sum(res['prior']) / len(names):.3f} | "
+             + " | ".join(f"{p:.2f}" for p in res["prior"]) + " | - |"]
+    for shape in shapes:
+        r = res["shapes"][shape]
+        lines.append(f"| {shape} | {r['params']:,} | " + " / ".join(f"{r['curve'][s]:.3f}" for s in
+                                                                     sorted(r["curve"], key=int))
+                     + " | " + " | ".join(f"{a:.2f}" for a in r["per_attribute"]) + f" | {r['seconds']:.0f} |")
+    return (f"BridgeGAN's critic/classifier (`CriticClassifier`, recipes/bridge/tiny.toml's attributes) with its "
+            f"attribute head trained alone on real {res['size']} px images: BCE, no adversarial term, batch "
+            f"{res['batch']}, Adam (0.5, 0.999), lr {res['lr']:g}, {res['steps']} steps, seed 0; accuracy on 500 "
+            "held-out faces. What this head cannot learn alone, the generator's classification loss cannot be "
+            "taught in a joint run.\n\n" + "\n".join(lines) + "\n")
+
+
 # --------------------------------------------------------------------------- speed
 
 
@@ -480,11 +558,20 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument("--set", action="append", default=[],
                     help="extra override of recipes/bridge/tiny.toml for every variant, e.g. model.n_gen_down=2")
     lp.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared machine)")
+    cp = sub.add_parser("critic", help="the critic's attribute head trained alone, per critic shape")
+    cp.add_argument("--data", required=True, help="a store from `i2i prepare synthetic faces`")
+    cp.add_argument("--shapes", type=lambda s: s.split(","), default=["8x4", "8x3", "16x3", "32x3"],
+                    help="comma-separated disc_channels x n_disc_blocks, e.g. 8x4,16x3")
+    cp.add_argument("--steps", type=int, default=1000)
+    cp.add_argument("--lr", type=float, default=2e-4)
+    cp.add_argument("--batch", type=int, default=16)
+    cp.add_argument("--size", type=int, default=32)
+    cp.add_argument("--count", type=int, default=4000, help="training images used")
     sp = sub.add_parser("speed")
     sp.add_argument("--size", type=int, default=128)
     sp.add_argument("--batch", type=int, default=8)
     sp.add_argument("--repeats", type=int, default=3)
-    for p in (lp, sp):
+    for p in (lp, cp, sp):
         p.add_argument("--device", default="cpu")
         p.add_argument("--write", action="store_true", help="replace the section of docs/BENCHMARKS.md")
         p.add_argument("--json", default=None, help="write the raw numbers here")
@@ -501,6 +588,11 @@ def main(argv: list[str] | None = None) -> int:
             plot_learning(out, Path(__file__).resolve().parent.parent / "examples" / "bridge_learning_curves.png")
         text = learn_table(out)
         title = "BridgeGAN learning"
+    elif args.what == "critic":
+        torch.set_num_threads(1)
+        out = critic_capacity(args)
+        text = critic_table(out)
+        title = "BridgeGAN critic capacity"
     else:
         out = speed(args)
         text = speed_table(out)

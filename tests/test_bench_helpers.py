@@ -102,3 +102,28 @@ def test_egscit_mask_off_probe_needs_trained_runs(tmp_path: Path) -> None:
     data = prepare_digits(DigitsRequest(tmp_path / "d.h5", count=4, test_count=2, seed=0)).out
     with pytest.raises(SystemExit, match="full-seed0: no checkpoint; train it first"):
         bench_egscit.main(["--mask-off", "--seeds", "0", "--data", str(data), "--workdir", str(tmp_path / "w")])
+
+
+def test_bridge_critic_capacity_reports_each_shape_and_refuses_a_store_without_the_labels(tmp_path: Path) -> None:
+    """``bench_bridge.py critic``: a curve and per-attribute accuracies per critic shape; a store
+    without the recipe's attribute labels is refused in one line."""
+    import bench_bridge
+    import h5py
+
+    from i2icli.prepare.synthetic import FacesRequest, prepare_faces
+
+    store = tmp_path / "faces.h5"
+    prepare_faces(FacesRequest(out=store, count=64, test_count=32, pairs=0, size=64, seed=0))
+    out = tmp_path / "critic.json"
+    assert bench_bridge.main(["critic", "--data", str(store), "--shapes", "4x2", "--steps", "8", "--batch", "8",
+                              "--count", "64", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    r = res["shapes"]["4x2"]
+    assert set(r["curve"]) == {"2", "4", "6", "8"} and len(r["per_attribute"]) == len(res["attributes"]) == 10
+    assert all(0.0 <= a <= 1.0 for a in r["per_attribute"]) and r["params"] > 0
+    assert "| 4x2 |" in bench_bridge.critic_table(res) and "label prior" in bench_bridge.critic_table(res)
+    with h5py.File(store, "r+") as f:  # the store loses its attribute names
+        names = json.loads(f.attrs["attributes"])
+        f.attrs["attributes"] = json.dumps([("Hat" if n == "Smiling" else n) for n in names])
+    with pytest.raises(SystemExit, match="no labels for Smiling"):
+        bench_bridge.main(["critic", "--data", str(store), "--shapes", "4x2", "--steps", "1"])
