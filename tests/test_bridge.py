@@ -534,3 +534,22 @@ def test_tiny_run_learns_reconstruction(tmp_path):
     rec = [float(logs["g_rec"]) for _, ph, logs in hist if ph == "generator"]
     assert all(math.isfinite(float(v)) for _, _, logs in hist for v in logs.values())
     assert sum(rec[-3:]) / 3 < 0.8 * sum(rec[:2]) / 2
+
+
+def test_diagnose_warns_when_the_style_codes_are_dead_and_only_then():
+    """The codes end in ReLU(IN(.) + beta): with beta far below zero E and M output zeros for every input,
+    every code-space L1 term is met, and diagnose says so from the step's own logs."""
+    fam = build()
+    batch = random_batches(1)[0]
+    record = {k: float(v) for k, v in fam.step("generator", fam.networks, batch, 5)[1].items()}
+    assert record["code_e_abs"] > 0.1 and record["code_m_abs"] > 0.1 and fam.diagnose(record) is None
+    assert fam.diagnose({"d_loss": 1.0}) is None  # a critic-only record says nothing about the codes
+    with torch.no_grad():
+        for name in ("encoder", "mapping"):
+            fam.networks[name].head[2].bias.fill_(-10.0)
+    record = {k: float(v) for k, v in fam.step("generator", fam.networks, batch, 5)[1].items()}
+    assert record["code_e_abs"] == 0.0 and record["code_m_abs"] == 0.0
+    assert record["g_sim"] == 0.0 and record["g_ak"] == 0.0 and record["g_cyc_rand"] == 0.0
+    warning = fam.diagnose(record)
+    assert warning is not None and "collapsed to zero" in warning and "BridgeGAN: the style codes die" in warning
+    assert fam.diagnose({**record, "code_m_abs": 0.05}) is None  # M still alive: not dead yet

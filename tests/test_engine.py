@@ -169,3 +169,30 @@ def test_default_optimizer_is_adam_with_recipe_settings_and_fused_where_availabl
     assert (group["lr"], group["betas"], group["weight_decay"]) == (3e-4, (0.0, 0.9), 1e-4)
     major, minor = (int(x) for x in torch.__version__.split(".")[:2])
     assert bool(group["fused"]) == ((major, minor) >= (2, 4))
+
+
+def test_family_diagnose_warning_is_logged_and_shown_once_until_it_changes(tmp_path, monkeypatch):
+    """``Family.diagnose`` sees each averaged record; its warning goes into that metrics.jsonl line and reaches
+    the progress callback as ``"warning"`` only when it first appears or changes."""
+    def diagnose(self, record):
+        it = record["iteration"]
+        return None if it < 5 else ("codes dead" if it < 9 else "codes dead again")
+
+    monkeypatch.setattr(toy_family.ToyGAN, "diagnose", diagnose)
+    calls: list[tuple[str, int, dict]] = []
+    train(TrainRequest(cfg=make_cfg(), out=tmp_path / "run"),
+          progress=lambda desc, done, total=None, **f: calls.append((desc, done, f)))
+    recs = read_metrics(tmp_path / "run")
+    assert [r.get("warning") for r in recs] == [None] * 4 + ["codes dead"] * 4 + ["codes dead again"] * 4
+    shown = [(done, f["message"]) for desc, done, f in calls if desc == "warning"]
+    assert shown == [(5, "iteration 5: codes dead"), (9, "iteration 9: codes dead again")]
+    assert all("warning" not in f for desc, _, f in calls if desc == "train")
+
+
+def test_cli_progress_prints_a_warning_instead_of_drawing_a_bar(capsys):
+    from i2icli.cli.common import rich_progress
+
+    with rich_progress() as progress:
+        progress("warning", 3, None, message="iteration 3: codes [dead]")
+        assert not progress._tasks
+    assert "warning: iteration 3: codes [dead]" in capsys.readouterr().err

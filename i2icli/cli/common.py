@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from i2icli.errors import I2IError
 
@@ -88,6 +89,9 @@ class _RichProgress:
         return self._progress.__exit__(*exc)
 
     def __call__(self, description: str, completed: int, total: int | None = None, **fields: object) -> None:
+        if description == "warning":  # a one-line message, printed above the bars (i2icli.progress)
+            self._progress.console.print(f"[yellow]warning:[/] {escape(str(fields.get('message', '')))}")
+            return
         task = self._tasks.get(description)
         if task is None:
             task = self._progress.add_task(description, total=total, rate="", info="")

@@ -638,6 +638,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     last_ckpt: Path | None = resume_from
     t0 = time.perf_counter()
     t_log, it_log = t0, start
+    last_warning: str | None = None  # the last warning shown (shown again only when it changes)
 
     def save(iteration: int) -> Path | None:
         if not info.is_main:
@@ -711,12 +712,19 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
                 record["lr"] = optimizers[family.phases[0].optimizer_name].param_groups[0]["lr"]
                 record["it_per_s"] = round((completed - it_log) / max(now - t_log, 1e-9), 4)
                 record["elapsed_s"] = round(now - t0, 2)
+                warning = family.diagnose(record)
+                if warning:
+                    record["warning"] = warning
                 log.write(record)
                 sums.clear()
                 counts.clear()
                 t_log, it_log = now, completed
-                shown = {k: v for k, v in record.items() if k not in ("iteration", "lr", "elapsed_s", "it_per_s")}
+                shown = {k: v for k, v in record.items()
+                         if k not in ("iteration", "lr", "elapsed_s", "it_per_s", "warning")}
                 report(progress, "train", completed, t.iterations, **dict(list(shown.items())[:4]))
+                if warning and warning != last_warning and info.is_main:
+                    report(progress, "warning", completed, None, message=f"iteration {completed}: {warning}")
+                last_warning = warning
             else:
                 report(progress, "train", completed, t.iterations)
             if completed % t.sample_every == 0 or last:

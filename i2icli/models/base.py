@@ -135,6 +135,18 @@ class Family(abc.ABC):
     def after_update(self, phase: str) -> None:  # noqa: B027 (an optional hook: doing nothing is the default)
         """Hook run after the optimiser step of ``phase`` (e.g. parameter clipping)."""
 
+    def diagnose(self, record: Mapping[str, float]) -> str | None:
+        """A one-line warning about the state of training, or None (default: nothing to say).
+
+        Called by the engine with each averaged log record (a ``metrics.jsonl``
+        line: the ``step`` logs averaged over ``train.log_every`` iterations).
+        For failures that losses hide, such as a code that collapsed to zero
+        while every loss term looks fine.  The engine writes the warning into
+        that record under ``"warning"`` and shows it once, when it first
+        appears or changes; training goes on (the user decides).
+        """
+        return None
+
     def load_initial_weights(self) -> None:  # noqa: B027 (an optional hook: doing nothing is the default)
         """Fill some networks from other runs at the start of a *fresh* run (default: nothing).
 

@@ -98,7 +98,7 @@ from __future__ import annotations
 import difflib
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -124,6 +124,7 @@ from i2icli.nn.spade import SPADE
 from i2icli.registry import ModelSpec, register
 
 GENERATOR_MODULES = ("generator", "mapping", "encoder")
+DEAD_CODE = 1e-2  # mean |code| below which BridgeGAN.diagnose calls the style codes dead (about 0.37 at init)
 
 
 @dataclass(frozen=True)
@@ -566,6 +567,25 @@ class BridgeGAN(Family):
                 "code_m_spread": m_r.detach().std(0).mean() if b > 1 else m_r.detach().new_zeros(()),
                 "g_loss": loss.detach()}
         return loss, logs
+
+    def diagnose(self, record: Mapping[str, float]) -> str | None:
+        """Warn when the style codes have collapsed to zero (both mean |S_s| and mean |M(R, Delta)| < ``DEAD_CODE``).
+
+        E and M end in ReLU, and every code-space term (alignment, both latent
+        cycles, attribute keeping) is an L1 distance between codes, all met by
+        codes that are zero for every input.  Once there, the generator's style
+        input no longer depends on Delta, no edit can be learnt, and the ReLUs
+        pass no gradient to come back (docs/BENCHMARKS.md "BridgeGAN: the style
+        codes die": at 32 px with the tiny critic this happens by ~1,800
+        iterations).  At initialisation both means are about 0.37.
+        """
+        e, m = record.get("code_e_abs"), record.get("code_m_abs")
+        if e is None or m is None or max(e, m) >= DEAD_CODE:
+            return None
+        return (f"BridgeGAN's style codes have collapsed to zero (mean |E(x, -Delta)| {e:.1e}, mean |M(R, Delta)| "
+                f"{m:.1e}): the alignment, latent-cycle and attribute-keeping terms are all met by zero codes, so the "
+                "generator no longer sees Delta and cannot learn an edit; see docs/BENCHMARKS.md \"BridgeGAN: the "
+                "style codes die\"")
 
     def after_update(self, phase: str) -> None:
         """After the generator update, write R' back to the table rows of the targets (all ranks' rows under DDP)."""
