@@ -40,6 +40,7 @@ machine's measured fp32 matmul rate for scale.
     python benchmarks/bench_bridge.py learn --workdir W --seeds 0 --variants full --train-only &
     ...
     python benchmarks/bench_bridge.py learn --workdir W --write
+    python benchmarks/bench_bridge.py health W/full-s0 W/no-align-s0 [--every 500]
     python benchmarks/bench_bridge.py critic --data faces.h5 [--shapes 8x4,16x3] [--steps 1000]
     python benchmarks/bench_bridge.py speed [--size 128] [--batch 8] [--repeats 3]
     (``--write`` replaces the section of docs/BENCHMARKS.md; ``--json`` writes the raw numbers.)
@@ -359,6 +360,53 @@ def per_attribute_table(out: dict, variants: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- code health
+
+HEALTH_KEYS = (("code_e_abs", "mean \\|E(x, -Delta)\\|"), ("code_m_abs", "mean \\|M(R, Delta)\\|"),
+               ("code_m_spread", "M's spread over the batch"), ("g_sim", "alignment \\|S_rand - S_ref\\|"),
+               ("g_ms", "mode seeking"), ("g_rec", "reconstruction L1"), ("d_cls_acc", "critic's accuracy on real"),
+               ("g_cls_acc", "critic's accuracy on fakes (target labels)"))
+
+
+def code_health(runs: list[Path], every: int) -> dict:
+    """The code-health logs of training runs (their metrics.jsonl) every ``every`` iterations, and where they died.
+
+    A run's codes are dead from the first record whose code means are both
+    below :data:`i2icli.models.bridge.DEAD_CODE` (what ``BridgeGAN.diagnose``
+    warns about during training).
+    """
+    from i2icli.models.bridge import DEAD_CODE
+
+    out: dict = {"every": every, "runs": {}}
+    for run in runs:
+        log = run / "metrics.jsonl"
+        if not log.is_file():
+            raise SystemExit(f"{run}: no metrics.jsonl; pass run directories made by `i2i train bridge`")
+        recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        recs = [r for r in recs if "code_e_abs" in r]
+        if not recs:
+            raise SystemExit(f"{log}: no code-health logs (code_e_abs); the run predates them, retrain it")
+        dead = next((r["iteration"] for r in recs if max(r["code_e_abs"], r["code_m_abs"]) < DEAD_CODE), None)
+        rows = [r for r in recs if r["iteration"] % every == 0 or r is recs[-1]]
+        out["runs"][run.name] = {"dead_at": dead, "rows": [{k: r.get(k) for k in ("iteration", *dict(HEALTH_KEYS))}
+                                                           for r in rows]}
+    return out
+
+
+def health_table(res: dict) -> str:
+    lines = []
+    for name, r in res["runs"].items():
+        dead = f"dead from iteration {r['dead_at']}" if r["dead_at"] is not None else "alive at the last record"
+        lines += [f"**{name}** ({dead}):", "", "| iteration | " + " | ".join(t for _, t in HEALTH_KEYS) + " |",
+                  "|---|" + "---|" * len(HEALTH_KEYS)]
+        for row in r["rows"]:
+            cells = ["-" if row.get(k) is None else f"{row[k]:.3g}" for k, _ in HEALTH_KEYS]
+            lines.append(f"| {row['iteration']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return ("Code health from each run's metrics.jsonl (training-batch means averaged over `train.log_every`); codes "
+            "are dead once both means fall below 1e-2 (about 0.37 at initialisation).\n\n" + "\n".join(lines))
+
+
 # --------------------------------------------------------------------------- critic capacity
 
 
@@ -567,11 +615,15 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--batch", type=int, default=16)
     cp.add_argument("--size", type=int, default=32)
     cp.add_argument("--count", type=int, default=4000, help="training images used")
+    hp = sub.add_parser("health", help="code-health logs of trained runs, and where their codes died")
+    hp.add_argument("runs", nargs="+", type=Path, help="run directories of `i2i train bridge`")
+    hp.add_argument("--every", type=int, default=500, help="one row this often (iterations)")
+    hp.add_argument("--title", default="BridgeGAN: the style codes die", help="section of docs/BENCHMARKS.md")
     sp = sub.add_parser("speed")
     sp.add_argument("--size", type=int, default=128)
     sp.add_argument("--batch", type=int, default=8)
     sp.add_argument("--repeats", type=int, default=3)
-    for p in (lp, cp, sp):
+    for p in (lp, cp, hp, sp):
         p.add_argument("--device", default="cpu")
         p.add_argument("--write", action="store_true", help="replace the section of docs/BENCHMARKS.md")
         p.add_argument("--json", default=None, help="write the raw numbers here")
@@ -588,6 +640,10 @@ def main(argv: list[str] | None = None) -> int:
             plot_learning(out, Path(__file__).resolve().parent.parent / "examples" / "bridge_learning_curves.png")
         text = learn_table(out)
         title = "BridgeGAN learning"
+    elif args.what == "health":
+        out = code_health(args.runs, args.every)
+        text = health_table(out)
+        title = args.title
     elif args.what == "critic":
         torch.set_num_threads(1)
         out = critic_capacity(args)

@@ -127,3 +127,24 @@ def test_bridge_critic_capacity_reports_each_shape_and_refuses_a_store_without_t
         f.attrs["attributes"] = json.dumps([("Hat" if n == "Smiling" else n) for n in names])
     with pytest.raises(SystemExit, match="no labels for Smiling"):
         bench_bridge.main(["critic", "--data", str(store), "--shapes", "4x2", "--steps", "1"])
+
+
+def test_bridge_code_health_finds_where_the_codes_died_and_refuses_runs_without_the_logs(tmp_path: Path) -> None:
+    import bench_bridge
+
+    run = tmp_path / "full-s0"
+    run.mkdir()
+    recs = [{"iteration": 50 * i, "code_e_abs": 0.3 / i, "code_m_abs": 0.2 / i, "g_sim": 0.5} for i in range(1, 41)]
+    recs.insert(3, {"iteration": 175, "d_loss": 1.0})  # a record without the generator's logs is skipped
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    res = bench_bridge.code_health([run], every=500)
+    r = res["runs"]["full-s0"]
+    assert r["dead_at"] == 1550  # the first record with both means below 1e-2: 0.3 / 31, 0.2 / 31
+    assert [row["iteration"] for row in r["rows"]] == [500, 1000, 1500, 2000]
+    table = bench_bridge.health_table(res)
+    assert "dead from iteration 1550" in table and "| 500 | 0.03 | 0.02 | - | 0.5 |" in table
+    with pytest.raises(SystemExit, match="no metrics.jsonl"):
+        bench_bridge.code_health([tmp_path / "missing"], 500)
+    (run / "metrics.jsonl").write_text(json.dumps({"iteration": 1, "d_loss": 1.0}) + "\n")
+    with pytest.raises(SystemExit, match="no code-health logs"):
+        bench_bridge.code_health([run], 500)
