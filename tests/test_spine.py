@@ -300,6 +300,8 @@ def test_grid_titles_wrap_instead_of_being_clipped():
     assert wrap_title("exemplar mask", 48, width) == ["exemplar", "mask"]
     assert wrap_title("input", 48, width) == ["input"]
     assert wrap_title("averyveryverylongword", 48, width) == ["averyver", "yverylon", "gword"]
+    assert wrap_title("flip Black_Hair", 48, width) == ["flip", "Black_", "Hair"]  # not "Black_Ha" / "ir"
+    assert wrap_title("Wearing_Lipstick", 48, width) == ["Wearing_", "Lipstick"]
     short = make_grid([("a", torch.zeros(1, 3, 32, 32))])
     long = make_grid([("exemplar mask of the input", torch.zeros(1, 1, 32, 32))])
     assert long.shape[0] > short.shape[0]  # a taller header, every word kept

@@ -70,7 +70,11 @@ def make_grid(columns: list[tuple[str, torch.Tensor]], tile_size: int | None = N
 
 
 def wrap_title(title: str, width: float, length: Callable[[str], float]) -> list[str]:
-    """Break ``title`` at spaces into lines no wider than ``width`` (a word wider than that is split)."""
+    """Break ``title`` at spaces into lines no wider than ``width``.
+
+    A word wider than that is split, after its last underscore that fits when
+    it has one (``Black_`` / ``Hair``), else at the widest prefix that fits.
+    """
     lines: list[str] = []
     current = ""
     for word in title.split():
@@ -84,6 +88,8 @@ def wrap_title(title: str, width: float, length: Callable[[str], float]) -> list
             cut = len(word)
             while cut > 1 and length(word[:cut]) > width:
                 cut -= 1
+            joint = word.rfind("_", 0, cut)  # attribute names (Black_Hair) break after an underscore
+            cut = joint + 1 if joint > 0 else cut
             lines.append(word[:cut])
             word = word[cut:]
         current = word
