@@ -393,18 +393,39 @@ def code_health(runs: list[Path], every: int) -> dict:
     return out
 
 
-def health_table(res: dict) -> str:
-    lines = []
-    for name, r in res["runs"].items():
-        dead = f"dead from iteration {r['dead_at']}" if r["dead_at"] is not None else "alive at the last record"
-        lines += [f"**{name}** ({dead}):", "", "| iteration | " + " | ".join(t for _, t in HEALTH_KEYS) + " |",
-                  "|---|" + "---|" * len(HEALTH_KEYS)]
-        for row in r["rows"]:
-            cells = ["-" if row.get(k) is None else f"{row[k]:.3g}" for k, _ in HEALTH_KEYS]
-            lines.append(f"| {row['iteration']} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return ("Code health from each run's metrics.jsonl (training-batch means averaged over `train.log_every`); codes "
-            "are dead once both means fall below 1e-2 (about 0.37 at initialisation).\n\n" + "\n".join(lines))
+def _along(rows: list[dict], key: str, with_iteration: bool = False) -> str:
+    return " / ".join((f"{row['iteration']}: " if with_iteration else "") + f"{row[key]:.3g}"
+                      for row in rows if row.get(key) is not None) or "-"
+
+
+def _value(row: dict, key: str) -> str:
+    return "-" if row.get(key) is None else f"{row[key]:.3f}"
+
+
+def health_table(res: dict, details: bool = False) -> str:
+    """One row per run (the code means along training, where they died, the critic at the end); ``details``
+    adds each run's full table."""
+    names = list(res["runs"])
+    lines = ["| run | codes dead from | mean \\|E(x, -Delta)\\| at the rows' iterations | mean \\|M(R, Delta)\\| | "
+             "mode seeking | critic's accuracy on real, last | on fakes (target labels), last |",
+             "|---|---|---|---|---|---|---|"]
+    for name in names:
+        r = res["runs"][name]
+        rows, last = r["rows"], r["rows"][-1]
+        lines.append(f"| {name} | {r['dead_at'] if r['dead_at'] is not None else 'alive'} | "
+                     f"{_along(rows, 'code_e_abs', True)} | {_along(rows, 'code_m_abs')} | {_along(rows, 'g_ms')} | "
+                     f"{_value(last, 'd_cls_acc')} | {_value(last, 'g_cls_acc')} |")
+    if details:
+        for name in names:
+            r = res["runs"][name]
+            lines += ["", f"**{name}**:", "", "| iteration | " + " | ".join(t for _, t in HEALTH_KEYS) + " |",
+                      "|---|" + "---|" * len(HEALTH_KEYS)]
+            lines += [f"| {row['iteration']} | " + " | ".join("-" if row.get(k) is None else f"{row[k]:.3g}"
+                                                               for k, _ in HEALTH_KEYS) + " |" for row in r["rows"]]
+    return ("Code health from each run's metrics.jsonl (training-batch means averaged over `train.log_every`, every "
+            f"{res['every']} iterations and the last record); codes are dead once both means fall below 1e-2 (about "
+            "0.37 at initialisation), which `BridgeGAN.diagnose` reports during training.\n\n" + "\n".join(lines)
+            + "\n")
 
 
 # --------------------------------------------------------------------------- critic capacity
@@ -619,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     hp.add_argument("runs", nargs="+", type=Path, help="run directories of `i2i train bridge`")
     hp.add_argument("--every", type=int, default=500, help="one row this often (iterations)")
     hp.add_argument("--title", default="BridgeGAN: the style codes die", help="section of docs/BENCHMARKS.md")
+    hp.add_argument("--details", action="store_true", help="each run's full table under the summary")
     sp = sub.add_parser("speed")
     sp.add_argument("--size", type=int, default=128)
     sp.add_argument("--batch", type=int, default=8)
@@ -642,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         title = "BridgeGAN learning"
     elif args.what == "health":
         out = code_health(args.runs, args.every)
-        text = health_table(out)
+        text = health_table(out, args.details)
         title = args.title
     elif args.what == "critic":
         torch.set_num_threads(1)

@@ -141,8 +141,9 @@ def test_bridge_code_health_finds_where_the_codes_died_and_refuses_runs_without_
     r = res["runs"]["full-s0"]
     assert r["dead_at"] == 1550  # the first record with both means below 1e-2: 0.3 / 31, 0.2 / 31
     assert [row["iteration"] for row in r["rows"]] == [500, 1000, 1500, 2000]
-    table = bench_bridge.health_table(res)
-    assert "dead from iteration 1550" in table and "| 500 | 0.03 | 0.02 | - | 0.5 |" in table
+    table = bench_bridge.health_table(res, details=True)
+    assert "| full-s0 | 1550 | 500: 0.03 / 1000: 0.015 / 1500: 0.01 / 2000: 0.0075 |" in table
+    assert "| 500 | 0.03 | 0.02 | - | 0.5 |" in table  # the details: the run's own table
     with pytest.raises(SystemExit, match="no metrics.jsonl"):
         bench_bridge.code_health([tmp_path / "missing"], 500)
     (run / "metrics.jsonl").write_text(json.dumps({"iteration": 1, "d_loss": 1.0}) + "\n")
