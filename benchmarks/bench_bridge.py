@@ -40,6 +40,7 @@ machine's measured fp32 matmul rate for scale.
     python benchmarks/bench_bridge.py learn --workdir W --seeds 0 --variants full --train-only &
     ...
     python benchmarks/bench_bridge.py learn --workdir W --write
+    python benchmarks/bench_bridge.py score RUN [RUN ...] --classifier W/classifier --data faces.h5
     python benchmarks/bench_bridge.py health W/full-s0 W/no-align-s0 [--every 500]
     python benchmarks/bench_bridge.py critic --data faces.h5 [--shapes 8x4,16x3] [--steps 1000]
     python benchmarks/bench_bridge.py speed [--size 128] [--batch 8] [--repeats 3]
@@ -360,6 +361,49 @@ def per_attribute_table(out: dict, variants: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- scoring named runs
+
+SCORE_KEYS = (("label_acc_flipped@1.5", "flipped acc (x1.5)"), ("label_acc_kept@1.5", "kept acc (x1.5)"),
+              ("flip@1.5:Blond_Hair", "Blond_Hair flips"), ("label_psnr_outside@1.5", "label PSNR outside masks"),
+              ("ref_psnr_in", "ref PSNR in"), ("ref_ssim_out", "ref SSIM out"), ("ref_gap", "|S_rand - S_ref|"),
+              ("label_diversity_l1", "diversity L1"))
+
+
+def score_runs(runs: list[Path], classifier: Path, data: Path, max_images: int, device: str) -> dict:
+    """Every checkpoint of each run (any run directory of `i2i train bridge`), scored as ``learn`` scores its own."""
+    from i2icli.engine import checkpoint as ckpt
+
+    for path, what in ((classifier, "the judge: a run of `i2i train classifier --recipe synthetic` on the store"),
+                       (data, "the store the runs were trained on")):
+        if not path.exists():
+            raise SystemExit(f"{path}: not found; pass {what}")
+    if ckpt.latest_checkpoint(classifier) is None:
+        raise SystemExit(f"{classifier}: no checkpoint; train the judge first (`i2i train classifier --recipe "
+                         "synthetic`)")
+    out: dict = {"max_images": max_images, "runs": {}}
+    for run in runs:
+        checkpoints = ckpt.list_checkpoints(run / "checkpoints") if (run / "checkpoints").is_dir() else []
+        if not checkpoints:
+            raise SystemExit(f"{run}: no checkpoints; pass run directories of `i2i train bridge`")
+        for c in checkpoints:
+            scores = evaluate(run, classifier, data, device, (1.5,), max_images, checkpoint=c)
+            out["runs"].setdefault(run.name, {})[int(c.name.split("_")[1])] = scores
+            print(run.name, c.name, json.dumps({k: round(v, 4) for k, v in scores.items()}), flush=True)
+    return out
+
+
+def score_table(res: dict) -> str:
+    lines = ["| run | iteration | " + " | ".join(t for _, t in SCORE_KEYS) + " |",
+             "|---|---|" + "---|" * len(SCORE_KEYS)]
+    for name, by_step in res["runs"].items():
+        for step, r in sorted(by_step.items(), key=lambda i: int(i[0])):
+            lines.append(f"| {name} | {step} | " + " | ".join(f"{r[k]:.3f}" if k in r else "-" for k, _ in SCORE_KEYS)
+                         + " |")
+    return (f"Label-based edits of {res['max_images']} held-out faces (every attribute flipped in turn, Delta x 1.5), "
+            "judged by the classifier trained on the same store; reference-based edits of the stored pairs against "
+            "their ground truth.\n\n" + "\n".join(lines) + "\n")
+
+
 # --------------------------------------------------------------------------- code health
 
 HEALTH_KEYS = (("code_e_abs", "mean \\|E(x, -Delta)\\|"), ("code_m_abs", "mean \\|M(R, Delta)\\|"),
@@ -636,6 +680,13 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--batch", type=int, default=16)
     cp.add_argument("--size", type=int, default=32)
     cp.add_argument("--count", type=int, default=4000, help="training images used")
+    op = sub.add_parser("score", help="score every checkpoint of named runs against the ground truth")
+    op.add_argument("runs", nargs="+", type=Path, help="run directories of `i2i train bridge`")
+    op.add_argument("--classifier", type=Path, required=True, help="the judge (`i2i train classifier` run)")
+    op.add_argument("--data", type=Path, required=True, help="the store the runs were trained on")
+    op.add_argument("--max-images", type=int, default=200)
+    op.add_argument("--title", default="BridgeGAN: scores of the code-death probe",
+                    help="section of docs/BENCHMARKS.md")
     hp = sub.add_parser("health", help="code-health logs of trained runs, and where their codes died")
     hp.add_argument("runs", nargs="+", type=Path, help="run directories of `i2i train bridge`")
     hp.add_argument("--every", type=int, default=500, help="one row this often (iterations)")
@@ -645,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--size", type=int, default=128)
     sp.add_argument("--batch", type=int, default=8)
     sp.add_argument("--repeats", type=int, default=3)
-    for p in (lp, cp, hp, sp):
+    for p in (lp, cp, op, hp, sp):
         p.add_argument("--device", default="cpu")
         p.add_argument("--write", action="store_true", help="replace the section of docs/BENCHMARKS.md")
         p.add_argument("--json", default=None, help="write the raw numbers here")
@@ -662,6 +713,11 @@ def main(argv: list[str] | None = None) -> int:
             plot_learning(out, Path(__file__).resolve().parent.parent / "examples" / "bridge_learning_curves.png")
         text = learn_table(out)
         title = "BridgeGAN learning"
+    elif args.what == "score":
+        torch.set_num_threads(1)
+        out = score_runs(args.runs, args.classifier, args.data, args.max_images, args.device)
+        text = score_table(out)
+        title = args.title
     elif args.what == "health":
         out = code_health(args.runs, args.every)
         text = health_table(out, args.details)

@@ -149,3 +149,19 @@ def test_bridge_code_health_finds_where_the_codes_died_and_refuses_runs_without_
     (run / "metrics.jsonl").write_text(json.dumps({"iteration": 1, "d_loss": 1.0}) + "\n")
     with pytest.raises(SystemExit, match="no code-health logs"):
         bench_bridge.code_health([run], 500)
+
+
+def test_bridge_score_refuses_a_missing_or_untrained_judge_and_a_missing_store(tmp_path: Path) -> None:
+    import bench_bridge
+
+    store = tmp_path / "faces.h5"
+    store.write_bytes(b"")
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(SystemExit, match="classifier: not found; pass the judge"):
+        bench_bridge.score_runs([run], tmp_path / "classifier", store, 10, "cpu")
+    (tmp_path / "classifier").mkdir()
+    with pytest.raises(SystemExit, match="no checkpoint; train the judge first"):
+        bench_bridge.score_runs([run], tmp_path / "classifier", store, 10, "cpu")
+    with pytest.raises(SystemExit, match="missing.h5: not found; pass the store"):
+        bench_bridge.score_runs([run], tmp_path / "classifier", tmp_path / "missing.h5", 10, "cpu")
