@@ -385,6 +385,9 @@ def score_runs(runs: list[Path], classifier: Path, data: Path, max_images: int, 
         checkpoints = ckpt.list_checkpoints(run / "checkpoints") if (run / "checkpoints").is_dir() else []
         if not checkpoints:
             raise SystemExit(f"{run}: no checkpoints; pass run directories of `i2i train bridge`")
+        if "judge" not in out:
+            names = resolve(read_recipe(run / "config.toml"), config_cls_for, str(run), model="bridge").data.attributes
+            out["judge"] = classifier_accuracy(classifier, data, tuple(names), device)
         for c in checkpoints:
             scores = evaluate(run, classifier, data, device, (1.5,), max_images, checkpoint=c)
             out["runs"].setdefault(run.name, {})[int(c.name.split("_")[1])] = scores
@@ -399,9 +402,11 @@ def score_table(res: dict) -> str:
         for step, r in sorted(by_step.items(), key=lambda i: int(i[0])):
             lines.append(f"| {name} | {step} | " + " | ".join(f"{r[k]:.3f}" if k in r else "-" for k, _ in SCORE_KEYS)
                          + " |")
+    judge = res.get("judge", {})
+    held = ", ".join(f"{k} {v:.3f}" for k, v in judge.items())
     return (f"Label-based edits of {res['max_images']} held-out faces (every attribute flipped in turn, Delta x 1.5), "
-            "judged by the classifier trained on the same store; reference-based edits of the stored pairs against "
-            "their ground truth.\n\n" + "\n".join(lines) + "\n")
+            f"judged by the classifier trained on the same store (its held-out accuracy: {held}); reference-based "
+            "edits of the stored pairs against their ground truth.\n\n" + "\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------- code health
