@@ -330,7 +330,8 @@ def learn_table(out: dict) -> str:
             ("label_acc_flipped@1.0", "flipped acc (x1)"), ("label_acc_kept@1.0", "kept acc (x1)"),
             ("label_psnr_outside@1.5", "label PSNR outside masks"), ("ref_psnr_in", "ref PSNR in"),
             ("ref_psnr_out", "ref PSNR out"), ("ref_ssim_in", "ref SSIM in"), ("ref_ssim_out", "ref SSIM out"),
-            ("ref_acc", "ref acc (chosen)"), ("ref_gap", "|S_rand - S_ref|"), ("label_diversity_l1", "diversity L1")]
+            ("ref_acc", "ref acc (chosen)"), ("ref_gap", "\\|S_rand - S_ref\\|"),
+            ("label_diversity_l1", "diversity L1")]
     variants = list(dict.fromkeys(r["variant"] for r in out["runs"]))
     lines = ["| variant | seeds | iterations | " + " | ".join(t for _, t in keys) + " |",
              "|---|---|---|" + "---|" * len(keys)]
@@ -364,8 +365,10 @@ def per_attribute_table(out: dict, variants: list[str]) -> str:
 # --------------------------------------------------------------------------- scoring named runs
 
 SCORE_KEYS = (("label_acc_flipped@1.5", "flipped acc (x1.5)"), ("label_acc_kept@1.5", "kept acc (x1.5)"),
-              ("flip@1.5:Blond_Hair", "Blond_Hair flips"), ("label_psnr_outside@1.5", "label PSNR outside masks"),
-              ("ref_psnr_in", "ref PSNR in"), ("ref_ssim_out", "ref SSIM out"), ("ref_gap", "|S_rand - S_ref|"),
+              ("flip@1.5:Black_Hair", "Black_Hair flips"), ("flip@1.5:Blond_Hair", "Blond_Hair flips"),
+              ("flip@1.5:Brown_Hair", "Brown_Hair flips"), ("flip@1.5:Smiling", "Smiling flips"),
+              ("label_psnr_outside@1.5", "label PSNR outside masks"),
+              ("ref_psnr_in", "ref PSNR in"), ("ref_ssim_out", "ref SSIM out"), ("ref_gap", "\\|S_rand - S_ref\\|"),
               ("label_diversity_l1", "diversity L1"))
 
 
