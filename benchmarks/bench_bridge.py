@@ -420,7 +420,7 @@ HEALTH_KEYS = (("code_e_abs", "mean \\|E(x, -Delta)\\|"), ("code_m_abs", "mean \
                ("g_cls_acc", "critic's accuracy on fakes (target labels)"))
 
 
-def code_health(runs: list[Path], every: int) -> dict:
+def code_health(runs: list[Path], every: int, data: Path | None = None) -> dict:
     """The code-health logs of training runs (their metrics.jsonl) every ``every`` iterations, and where they died.
 
     A run's codes are dead from the first record whose code means are both
@@ -442,6 +442,37 @@ def code_health(runs: list[Path], every: int) -> dict:
         rows = [r for r in recs if r["iteration"] % every == 0 or r is recs[-1]]
         out["runs"][run.name] = {"dead_at": dead, "rows": [{k: r.get(k) for k in ("iteration", *dict(HEALTH_KEYS))}
                                                            for r in rows]}
+        if data is not None:
+            out["runs"][run.name]["heads"] = head_activity(run, data)
+    return out
+
+
+@torch.no_grad()
+def head_activity(run: Path, data: Path, n: int = 32) -> list[dict]:
+    """Per checkpoint of ``run``: the share of positive values before the final ReLU of E's and M's heads, and
+    their IN bias, on ``n`` test faces (E with Delta = +1 on the first attribute, M with R ~ N(0, I)).
+
+    A share of 0 is a dead code: the final ReLU then passes no gradient back.
+    """
+    from i2icli.engine import checkpoint as ckpt
+    from i2icli.translate import load_run
+
+    store = open_store(data)
+    out = []
+    for c in ckpt.list_checkpoints(run / "checkpoints"):
+        fam = load_run(run, checkpoint=c).family
+        enc, mapping = fam.networks["encoder"], fam.networks["mapping"]
+        x = _images(store, "test", range(min(n, store.count("test"))), fam.cfg.data.image_size, "cpu")
+        delta = torch.zeros(x.shape[0], len(fam.attributes))
+        delta[:, 0] = 1
+        h = enc.blocks(enc.stem(torch.cat([x, delta[:, :, None, None].expand(-1, -1, *x.shape[-2:])], 1)))
+        pre_e = enc.head[:3](h)  # ReLU -> conv1x1 -> IN (+ bias); the final ReLU is head[3]
+        r = torch.randn(x.shape[0], fam.m.latent_dim, generator=torch.Generator().manual_seed(0))
+        hm = mapping.fc(torch.cat([r, delta], 1)).view(-1, mapping.map_ch, mapping.start, mapping.start)
+        pre_m = mapping.head[:3](mapping.blocks(hm))
+        out.append({"iteration": int(c.name.split("_")[1]), "e_positive": float((pre_e > 0).float().mean()),
+                    "m_positive": float((pre_m > 0).float().mean()), "e_bias": float(enc.head[2].bias.mean()),
+                    "m_bias": float(mapping.head[2].bias.mean())})
     return out
 
 
@@ -467,6 +498,14 @@ def health_table(res: dict, details: bool = False) -> str:
         lines.append(f"| {name} | {r['dead_at'] if r['dead_at'] is not None else 'alive'} | "
                      f"{_along(rows, 'code_e_abs', True)} | {_along(rows, 'code_m_abs')} | {_along(rows, 'g_ms')} | "
                      f"{_value(last, 'd_cls_acc')} | {_value(last, 'g_cls_acc')} |")
+    heads = [(name, h) for name in names for h in res["runs"][name].get("heads", [])]
+    if heads:
+        lines += ["", "Before the final ReLU of the code heads, per checkpoint (32 test faces; share of positive "
+                  "values, and the heads' IN bias):", "",
+                  "| run | checkpoint | E positive | E's IN bias | M positive | M's IN bias |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {h['iteration']} | {h['e_positive']:.3f} | {h['e_bias']:.3f} | {h['m_positive']:.3f} | "
+                  f"{h['m_bias']:.3f} |" for name, h in heads]
     if details:
         for name in names:
             r = res["runs"][name]
@@ -700,6 +739,8 @@ def main(argv: list[str] | None = None) -> int:
     hp.add_argument("--every", type=int, default=500, help="one row this often (iterations)")
     hp.add_argument("--title", default="BridgeGAN: the style codes die", help="section of docs/BENCHMARKS.md")
     hp.add_argument("--details", action="store_true", help="each run's full table under the summary")
+    hp.add_argument("--data", type=Path, default=None,
+                    help="the runs' store: also measure, per checkpoint, how much of the code heads is still alive")
     sp = sub.add_parser("speed")
     sp.add_argument("--size", type=int, default=128)
     sp.add_argument("--batch", type=int, default=8)
@@ -727,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         text = score_table(out)
         title = args.title
     elif args.what == "health":
-        out = code_health(args.runs, args.every)
+        out = code_health(args.runs, args.every, args.data)
         text = health_table(out, args.details)
         title = args.title
     elif args.what == "critic":

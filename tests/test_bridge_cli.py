@@ -128,3 +128,24 @@ def test_two_process_ddp_training(tmp_path, monkeypatch):
     fresh = torch.randn(len(table), table.shape[1], generator=torch.Generator().manual_seed(0))
     changed = (table != fresh).any(1)
     assert int(changed.sum()) > 2 * 2  # rank 0 alone writes at most 2 rows x 2 G steps: the rest came from rank 1
+
+
+def test_bench_health_reads_a_real_run_and_measures_its_code_heads(tiny_run):
+    """benchmarks/bench_bridge.py health on a run the engine wrote: its code-health logs and, per checkpoint,
+    the live share of the code heads; a fresh run's codes are alive and nothing was warned about."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_bridge
+
+    tmp, result = tiny_run
+    records = [json.loads(line) for line in result.metrics.read_text().splitlines()]
+    assert not any("warning" in r for r in records)
+    res = bench_bridge.code_health([result.run_dir], every=2, data=tmp / "faces.h5")
+    run = res["runs"][result.run_dir.name]
+    # the generator (and its code logs) runs at iterations 1 and 6 (n_critic = 5); rows: multiples of 2 and the last
+    assert run["dead_at"] is None and [row["iteration"] for row in run["rows"]] == [6]
+    (head,) = run["heads"]
+    assert head["iteration"] == 6 and 0.2 < head["e_positive"] < 0.9 and 0.2 < head["m_positive"] < 0.9
+    assert "| E positive |" in bench_bridge.health_table(res)
