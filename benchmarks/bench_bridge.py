@@ -453,6 +453,8 @@ def head_activity(run: Path, data: Path, n: int = 32) -> list[dict]:
     their IN bias, on ``n`` test faces (E with Delta = +1 on the first attribute, M with R ~ N(0, I)).
 
     A share of 0 is a dead code: the final ReLU then passes no gradient back.
+    The values are caught by a forward hook on each head's instance norm (the
+    layer before that ReLU) during the networks' own forward passes.
     """
     from i2icli.engine import checkpoint as ckpt
     from i2icli.translate import load_run
@@ -465,13 +467,18 @@ def head_activity(run: Path, data: Path, n: int = 32) -> list[dict]:
         x = _images(store, "test", range(min(n, store.count("test"))), fam.cfg.data.image_size, "cpu")
         delta = torch.zeros(x.shape[0], len(fam.attributes))
         delta[:, 0] = 1
-        h = enc.blocks(enc.stem(torch.cat([x, delta[:, :, None, None].expand(-1, -1, *x.shape[-2:])], 1)))
-        pre_e = enc.head[:3](h)  # ReLU -> conv1x1 -> IN (+ bias); the final ReLU is head[3]
         r = torch.randn(x.shape[0], fam.m.latent_dim, generator=torch.Generator().manual_seed(0))
-        hm = mapping.fc(torch.cat([r, delta], 1)).view(-1, mapping.map_ch, mapping.start, mapping.start)
-        pre_m = mapping.head[:3](mapping.blocks(hm))
-        out.append({"iteration": int(c.name.split("_")[1]), "e_positive": float((pre_e > 0).float().mean()),
-                    "m_positive": float((pre_m > 0).float().mean()), "e_bias": float(enc.head[2].bias.mean()),
+        caught: dict[str, torch.Tensor] = {}
+        hooks = [net.head[2].register_forward_hook(lambda _m, _i, o, k=k, caught=caught: caught.__setitem__(k, o))
+                 for k, net in (("e", enc), ("m", mapping))]  # head = ReLU, conv1x1, IN, ReLU
+        try:
+            enc(x, delta)
+            mapping(r, delta)
+        finally:
+            for h in hooks:
+                h.remove()
+        out.append({"iteration": int(c.name.split("_")[1]), "e_positive": float((caught["e"] > 0).float().mean()),
+                    "m_positive": float((caught["m"] > 0).float().mean()), "e_bias": float(enc.head[2].bias.mean()),
                     "m_bias": float(mapping.head[2].bias.mean())})
     return out
 

@@ -149,3 +149,34 @@ def test_bench_health_reads_a_real_run_and_measures_its_code_heads(tiny_run):
     (head,) = run["heads"]
     assert head["iteration"] == 6 and 0.2 < head["e_positive"] < 0.9 and 0.2 < head["m_positive"] < 0.9
     assert "| E positive |" in bench_bridge.health_table(res)
+
+
+def test_bench_score_scores_every_checkpoint_of_a_real_run(tiny_run):
+    """benchmarks/bench_bridge.py score end to end: a tiny judge trained on the same store, every checkpoint of
+    the run scored (label-based flips in [0, 1], finite PSNR outside the masks), the judge's held-out accuracy
+    beside it, and the table names the run and the iteration."""
+    import sys
+    from pathlib import Path
+
+    from i2icli.config import read_recipe, resolve
+    from i2icli.engine import TrainRequest, train
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_bridge
+
+    tmp, result = tiny_run
+    path = RECIPES_DIR / "classifier" / "synthetic.toml"
+    cfg = resolve(read_recipe(path), config_cls_for, str(path), model="classifier",
+                  overrides=[f"data.path={tmp / 'faces.h5'}", "data.image_size=32", "data.load_size=32",
+                             "train.iterations=2", "train.batch_size=4", "train.checkpoint_every=2",
+                             "train.sample_every=1000", "train.log_every=1"])
+    judge = train(TrainRequest(cfg=cfg, out=tmp / "judge", device="cpu")).run_dir
+    res = bench_bridge.score_runs([result.run_dir], judge, tmp / "faces.h5", max_images=4, device="cpu")
+    scores = res["runs"][result.run_dir.name]
+    assert list(scores) == [6]
+    s = scores[6]
+    assert 0.0 <= s["label_acc_flipped@1.5"] <= 1.0 and 0.0 <= s["flip@1.5:Black_Hair"] <= 1.0
+    assert math.isfinite(s["label_psnr_outside@1.5"]) and s["label_diversity_l1"] >= 0.0
+    names = resolve(read_recipe(result.run_dir / "config.toml"), config_cls_for, "run", model="bridge").data.attributes
+    assert set(res["judge"]) == {"mean", *names}
+    assert f"| {result.run_dir.name} | 6 |" in bench_bridge.score_table(res)

@@ -171,9 +171,9 @@ def test_default_optimizer_is_adam_with_recipe_settings_and_fused_where_availabl
     assert bool(group["fused"]) == ((major, minor) >= (2, 4))
 
 
-def test_family_diagnose_warning_is_logged_and_shown_once_until_it_changes(tmp_path, monkeypatch):
-    """``Family.diagnose`` sees each averaged record; its warning goes into that metrics.jsonl line and reaches
-    the progress callback as ``"warning"`` only when it first appears or changes."""
+def test_family_diagnose_warnings_are_logged_and_the_first_is_shown(tmp_path, monkeypatch):
+    """``Family.diagnose`` sees each averaged record; its warning goes into that metrics.jsonl line, and the first
+    one reaches the progress callback as ``"warning"`` (later ones, changed or not, stay in the log)."""
     def diagnose(self, record):
         it = record["iteration"]
         return None if it < 5 else ("codes dead" if it < 9 else "codes dead again")
@@ -185,7 +185,7 @@ def test_family_diagnose_warning_is_logged_and_shown_once_until_it_changes(tmp_p
     recs = read_metrics(tmp_path / "run")
     assert [r.get("warning") for r in recs] == [None] * 4 + ["codes dead"] * 4 + ["codes dead again"] * 4
     shown = [(done, f["message"]) for desc, done, f in calls if desc == "warning"]
-    assert shown == [(5, "iteration 5: codes dead"), (9, "iteration 9: codes dead again")]
+    assert len(shown) == 1 and shown[0][0] == 5 and shown[0][1].startswith("iteration 5: codes dead (later")
     assert all("warning" not in f for desc, _, f in calls if desc == "train")
 
 

@@ -638,7 +638,7 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
     last_ckpt: Path | None = resume_from
     t0 = time.perf_counter()
     t_log, it_log = t0, start
-    last_warning: str | None = None  # the last warning shown (shown again only when it changes)
+    warned = False  # a diagnose() warning was shown: later ones go to metrics.jsonl only (no line per record)
 
     def save(iteration: int) -> Path | None:
         if not info.is_main:
@@ -722,9 +722,10 @@ def _worker(req: TrainRequest, info: D.DistInfo, progress: OptionalProgress) -> 
                 shown = {k: v for k, v in record.items()
                          if k not in ("iteration", "lr", "elapsed_s", "it_per_s", "warning")}
                 report(progress, "train", completed, t.iterations, **dict(list(shown.items())[:4]))
-                if warning and warning != last_warning and info.is_main:
-                    report(progress, "warning", completed, None, message=f"iteration {completed}: {warning}")
-                last_warning = warning
+                if warning and not warned and info.is_main:
+                    report(progress, "warning", completed, None, message=f"iteration {completed}: {warning} "
+                           "(later warnings: the \"warning\" field of metrics.jsonl)")
+                    warned = True
             else:
                 report(progress, "train", completed, t.iterations)
             if completed % t.sample_every == 0 or last:

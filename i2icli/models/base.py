@@ -142,8 +142,10 @@ class Family(abc.ABC):
         line: the ``step`` logs averaged over ``train.log_every`` iterations).
         For failures that losses hide, such as a code that collapsed to zero
         while every loss term looks fine.  The engine writes the warning into
-        that record under ``"warning"`` and shows it once, when it first
-        appears or changes; training goes on (the user decides).
+        that record under ``"warning"`` and shows the first one of the process
+        in the terminal (a message usually carries numbers that change every
+        record, so showing each change would print a line per record); training
+        goes on (the user decides).
         """
         return None
 
